@@ -1,0 +1,69 @@
+"""The `gate` command: one place maps the gate's errors to messages and exit codes.
+
+Exit codes: 0 success (and `allow`), 2 bad input, 3 not found, 4 bad credential, 5 store failure,
+6 model source failure; `gate decide` adds 10 license_required, 11 deny, 12 hold.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+from rich.console import Console
+
+from gate.errors import GateError
+
+app = typer.Typer(
+    name="gate",
+    help="Weight Gate: decide, record and enforce transfers of AI model weights (ECCN 4E091).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    # Each area keeps its commands in its own module; they register here, in one list.
+    from gate.cli import decide_cmd, rules_cmd
+
+    rules_cmd.register(app)
+    decide_cmd.register(app)
+    # -- more command modules register below (one line each) --
+
+
+def run(argv: list[str]) -> int:
+    """Run the CLI with `argv` and return its exit code; every GateError becomes a message."""
+    _register_once()
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="gate", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except GateError as exc:
+        err.print(f"error: {exc}", markup=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+_registered = False
+
+
+def _register_once() -> None:
+    global _registered
+    if not _registered:
+        _register()
+        _registered = True
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))

@@ -1,0 +1,121 @@
+"""Turn what a person typed for a country into an ISO 3166-1 alpha-2 code, or say why not.
+
+Accepts alpha-2 and alpha-3 codes, official, common and short names (via pycountry), and the
+aliases people actually write (USA, UK, South Korea, Burma, DRC, Macao, Ivory Coast, ...).
+Anything that does not resolve to exactly one country is a CountryError naming the input and the
+closest matches; nothing is guessed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from functools import lru_cache
+
+import pycountry
+
+from gate.errors import CountryError
+
+# Aliases pycountry does not know, or knows under a different spelling. Keys are normalised
+# (see _key). Ambiguous ones ("Korea", "Congo") are deliberately absent: they must be an error.
+_ALIASES: dict[str, str] = {
+    "usa": "US", "us": "US", "u s": "US", "u s a": "US", "america": "US",
+    "united states of america": "US",
+    "uk": "GB", "u k": "GB", "great britain": "GB", "britain": "GB", "england": "GB",
+    "south korea": "KR", "republic of korea": "KR", "korea republic of": "KR", "rok": "KR",
+    "korea south": "KR",
+    "north korea": "KP", "dprk": "KP", "democratic people s republic of korea": "KP",
+    "korea north": "KP",
+    "burma": "MM", "myanmar": "MM",
+    "drc": "CD", "dr congo": "CD", "democratic republic of the congo": "CD",
+    "congo kinshasa": "CD", "congo democratic republic": "CD",
+    "republic of the congo": "CG", "congo brazzaville": "CG",
+    "macau": "MO", "macao": "MO",
+    "taiwan": "TW", "republic of china": "TW", "chinese taipei": "TW",
+    "china": "CN", "prc": "CN", "people s republic of china": "CN", "mainland china": "CN",
+    "turkey": "TR", "turkiye": "TR",
+    "ivory coast": "CI", "cote d ivoire": "CI",
+    "russia": "RU", "russian federation": "RU",
+    "iran": "IR", "syria": "SY", "laos": "LA", "vietnam": "VN", "viet nam": "VN",
+    "venezuela": "VE", "bolivia": "BO", "tanzania": "TZ", "moldova": "MD",
+    "czech republic": "CZ", "czechia": "CZ", "holland": "NL", "the netherlands": "NL",
+    "uae": "AE", "emirates": "AE", "ksa": "SA", "vatican": "VA", "holy see": "VA",
+    "east timor": "TL", "cape verde": "CV", "swaziland": "SZ", "eswatini": "SZ",
+    "palestine": "PS", "brunei": "BN", "micronesia": "FM", "hong kong": "HK",
+    "north macedonia": "MK", "macedonia": "MK", "the gambia": "GM", "gambia": "GM",
+    "the bahamas": "BS", "bahamas": "BS",
+}
+
+# Names that people use for more than one country: an error, never a guess.
+_AMBIGUOUS = frozenset({"congo", "korea", "guinea", "sudan north", "virgin islands"})
+
+
+def _key(text: str) -> str:
+    """Case-, accent- and punctuation-insensitive form used for matching names."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"[^a-z0-9]+", " ", ascii_only.casefold()).strip()
+
+
+@lru_cache(maxsize=1)
+def _name_index() -> dict[str, str]:
+    index: dict[str, str] = {}
+    for country in pycountry.countries:
+        for attr in ("name", "official_name", "common_name"):
+            value = getattr(country, attr, None)
+            if value:
+                index[_key(value)] = country.alpha_2
+    index.update(_ALIASES)
+    for name in _AMBIGUOUS:
+        index.pop(name, None)
+    return index
+
+
+@lru_cache(maxsize=4096)
+def _resolve(text: str) -> str | None:
+    stripped = text.strip()
+    if len(stripped) == 2 and stripped.isalpha():
+        found = pycountry.countries.get(alpha_2=stripped.upper())
+        if found is not None:
+            return str(found.alpha_2)
+    if len(stripped) == 3 and stripped.isalpha():
+        found = pycountry.countries.get(alpha_3=stripped.upper())
+        if found is not None:
+            return str(found.alpha_2)
+    return _name_index().get(_key(stripped))
+
+
+def suggestions(text: str, limit: int = 3) -> tuple[str, ...]:
+    """The closest country names to `text`, as "Name (CC)"."""
+    index = _name_index()
+    close = difflib.get_close_matches(_key(text), list(index), n=limit * 3, cutoff=0.6)
+    seen: list[str] = []
+    for name in close:
+        code = index[name]
+        label = f"{pycountry.countries.get(alpha_2=code).name} ({code})"
+        if label not in seen:
+            seen.append(label)
+    return tuple(seen[:limit])
+
+
+def normalize_country(text: object, field: str = "country") -> str:
+    """The alpha-2 code for `text`; CountryError naming `field` and the input otherwise."""
+    if not isinstance(text, str) or not text.strip():
+        raise CountryError(field, repr(text) if not isinstance(text, str) else text)
+    code = _resolve(text)
+    if code is None:
+        raise CountryError(field, text, suggestions(text))
+    return code
+
+
+def country_name(code: str) -> str:
+    """A readable name for an alpha-2 code (the code itself when unknown)."""
+    found = pycountry.countries.get(alpha_2=code)
+    if found is None:
+        return code
+    return str(getattr(found, "common_name", None) or found.name)
+
+
+def is_country_code(code: str) -> bool:
+    return len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None
