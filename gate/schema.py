@@ -197,7 +197,9 @@ def _validation_message(exc: ValidationError) -> InputError:
     loc = [str(p) for p in error["loc"]]
     # Union members appear in the location (e.g. "PartyIn", "literal['self']"); a reader wants
     # only the field path.
-    path = ".".join(p for p in loc if not p[:1].isupper() and not p.startswith(("literal[", "function")))
+    path = ".".join(
+        p for p in loc if not p[:1].isupper() and not p.startswith(("literal[", "function"))
+    )
     kind = error["type"]
     if kind == "extra_forbidden":
         problem = "unknown field"
@@ -224,7 +226,9 @@ def parse_request_json(text: str | bytes, source: str = "request") -> TransferRe
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(source, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise InputError(
+            source, f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     except UnicodeDecodeError:
         raise InputError(source, "not valid UTF-8") from None
     return parse_request(data)
@@ -247,8 +251,12 @@ def request_to_dict(request: TransferRequest) -> dict[str, Any]:
             "designation_reason": model.designation_reason,
             "published": model.published,
             "publication_evidence": model.publication_evidence,
-            "training_compute": {"low": tc.low, "high": tc.high, "central": tc.central,
-                                 "method": tc.method},
+            "training_compute": {
+                "low": tc.low,
+                "high": tc.high,
+                "central": tc.central,
+                "method": tc.method,
+            },
             "less_capable_than_published": model.less_capable_than_published,
             "declaration_id": model.declaration_id,
         },
@@ -256,25 +264,36 @@ def request_to_dict(request: TransferRequest) -> dict[str, Any]:
             "name": recipient.name,
             "id": recipient.id,
             "headquarters": recipient.headquarters,
-            "ultimate_parent": parent if parent is None or isinstance(parent, str)
+            "ultimate_parent": parent
+            if parent is None or isinstance(parent, str)
             else {"name": parent.name, "headquarters": parent.headquarters},
-            "security_attestation": None if recipient.security_attestation is None else {
+            "security_attestation": None
+            if recipient.security_attestation is None
+            else {
                 "valid_until": recipient.security_attestation.valid_until.isoformat(),
-                "valid_from": None if recipient.security_attestation.valid_from is None
+                "valid_from": None
+                if recipient.security_attestation.valid_from is None
                 else recipient.security_attestation.valid_from.isoformat(),
             },
         },
         "destination": request.destination,
         "trained_on_operator_infrastructure": request.trained_on_operator_infrastructure,
-        "inquiry": None if request.inquiry is None else {
+        "inquiry": None
+        if request.inquiry is None
+        else {
             "status": request.inquiry.status,
             "declared_destinations": list(request.inquiry.declared_destinations),
             "id": request.inquiry.id,
         },
         "licenses": [
-            {"number": lic.number, "recipient": lic.recipient, "models": list(lic.models),
-             "destinations": list(lic.destinations), "valid_until": lic.valid_until.isoformat(),
-             "valid_from": None if lic.valid_from is None else lic.valid_from.isoformat()}
+            {
+                "number": lic.number,
+                "recipient": lic.recipient,
+                "models": list(lic.models),
+                "destinations": list(lic.destinations),
+                "valid_until": lic.valid_until.isoformat(),
+                "valid_from": None if lic.valid_from is None else lic.valid_from.isoformat(),
+            }
             for lic in request.licenses
         ],
     }

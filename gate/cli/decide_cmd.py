@@ -49,7 +49,8 @@ def render_decision(decision: Decision) -> None:
     out = stdout()
     colour = _COLOURS[decision.verdict]
     out.print(
-        f"[bold {colour}]{decision.verdict.value.upper()}[/]  basis: [bold]{decision.basis.value}[/]"
+        f"[bold {colour}]{decision.verdict.value.upper()}[/]  "
+        f"basis: [bold]{decision.basis.value}[/]"
     )
     for reason in decision.reasons:
         out.print(f"  - {escape(reason.text)}")

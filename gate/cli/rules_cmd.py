@@ -45,7 +45,9 @@ def ruleset_summary(rules: Ruleset) -> dict[str, Any]:
                 (Group.OTHER, None),
             )
         },
-        "provisions": {k: {"citation": v.citation, "title": v.title} for k, v in rules.provisions.items()},
+        "provisions": {
+            k: {"citation": v.citation, "title": v.title} for k, v in rules.provisions.items()
+        },
         "parameter_files": {
             "patterns": list(rules.parameter_patterns),
             "exceptions": list(rules.non_parameter_patterns),
@@ -75,9 +77,14 @@ def show(
         + (f"  in force until {rules.in_force_until}" if rules.in_force_until else "")
     )
     out.print(f"[dim]{escape(rules.status_note)}[/]")
-    out.print(f"Controlled at or above [bold]{rules.threshold_operations:.3g}[/] training operations")
+    out.print(
+        f"Controlled at or above [bold]{rules.threshold_operations:.3g}[/] training operations"
+    )
     frontier = rules.published_frontier_operations
-    out.print(f"Most capable published model (748.3(f)): {'not set' if frontier is None else f'{frontier:.3g}'}")
+    out.print(
+        "Most capable published model (748.3(f)): "
+        + ("not set" if frontier is None else f"{frontier:.3g}")
+    )
     groups = Table(title="Country groups", show_lines=False)
     for column in ("group", "also called", "countries"):
         groups.add_column(column)
@@ -99,7 +106,10 @@ def show(
     out.print("Not parameters: " + ", ".join(rules.non_parameter_patterns))
     if rules.designated:
         out.print("Designated: " + ", ".join(d.repo_id for d in rules.designated))
-    out.print(f"Open licenses ({len(rules.open_licenses)}): " + ", ".join(o.id for o in rules.open_licenses))
+    out.print(
+        f"Open licenses ({len(rules.open_licenses)}): "
+        + ", ".join(o.id for o in rules.open_licenses)
+    )
 
 
 @rules_app.command("check")

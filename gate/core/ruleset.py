@@ -88,12 +88,12 @@ class Ruleset:
     non_parameter_patterns: tuple[str, ...]
     designated: tuple[Designation, ...] = ()
     open_licenses: tuple[OpenLicense, ...] = ()
-    compute: ComputeRules = field(
-        default_factory=lambda: ComputeRules(1e14, "", 10.0, 0.2)
-    )
+    compute: ComputeRules = field(default_factory=lambda: ComputeRules(1e14, "", 10.0, 0.2))
 
     def in_force_on(self, day: date) -> bool:
-        return self.compliance <= day and (self.in_force_until is None or day <= self.in_force_until)
+        return self.compliance <= day and (
+            self.in_force_until is None or day <= self.in_force_until
+        )
 
     def group_of(self, country: str) -> Group:
         if country in self.embargoed:
@@ -115,9 +115,22 @@ class Ruleset:
             return None
         return re.compile("|".join(translate(p.lower()) for p in self.non_parameter_patterns))
 
+    @cached_property
+    def _parameter_cache(self) -> dict[str, bool]:
+        return {}
+
     def is_parameters(self, path: str) -> bool:
         """Whether a repository file holds parameters, by its name (patterns match the basename)."""
         name = path.rsplit("/", 1)[-1].lower()
+        cache = self._parameter_cache
+        known = cache.get(name)
+        if known is None:
+            known = self._match_parameters(name)
+            if len(cache) < 65536:  # bounded: names come from requests
+                cache[name] = known
+        return known
+
+    def _match_parameters(self, name: str) -> bool:
         excluded = self._non_parameter_regex
         if excluded is not None and excluded.match(name):
             return False

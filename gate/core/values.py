@@ -128,7 +128,10 @@ class Attestation:
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """Who receives the weights. `ultimate_parent` is a Party, SELF (no parent), or None (unknown)."""
+    """Who receives the weights.
+
+    `ultimate_parent` is a Party, SELF (no parent: its own ultimate parent), or None (unknown).
+    """
 
     name: str
     headquarters: str | None = None
@@ -182,7 +185,9 @@ class Inquiry:
 
     def __post_init__(self) -> None:
         if self.status not in ("open", "completed", "rejected"):
-            raise InputError("inquiry.status", f"expected open, completed or rejected, got {self.status!r}")
+            raise InputError(
+                "inquiry.status", f"expected open, completed or rejected, got {self.status!r}"
+            )
         for code in self.declared_destinations:
             _check_country("inquiry.declared_destinations", code)
 

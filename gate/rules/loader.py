@@ -33,8 +33,17 @@ from gate.rules.countries import is_country_code
 
 DEFAULT_RULESET = "ai-diffusion-2025.toml"
 REQUIRED_PROVISIONS = (
-    "eccn_4e091", "published", "less_capable", "aia", "aia_weights", "security_conditions",
-    "red_flag_28", "license_requirement", "presumption_of_denial", "effective_dates", "ear_scope",
+    "eccn_4e091",
+    "published",
+    "less_capable",
+    "aia",
+    "aia_weights",
+    "security_conditions",
+    "red_flag_28",
+    "license_requirement",
+    "presumption_of_denial",
+    "effective_dates",
+    "ear_scope",
 )
 
 
@@ -184,8 +193,12 @@ def parse_ruleset(data: dict[str, Any], path: str = "<ruleset>") -> Ruleset:
         allied=allied,
         embargoed=embargoed,
         group_labels={
-            Group.ALLIED: GroupLabels(groups.allied.name, groups.allied.tier, groups.allied.article_group),
-            Group.OTHER: GroupLabels(groups.other.name, groups.other.tier, groups.other.article_group),
+            Group.ALLIED: GroupLabels(
+                groups.allied.name, groups.allied.tier, groups.allied.article_group
+            ),
+            Group.OTHER: GroupLabels(
+                groups.other.name, groups.other.tier, groups.other.article_group
+            ),
             Group.EMBARGOED: GroupLabels(
                 groups.embargoed.name, groups.embargoed.tier, groups.embargoed.article_group
             ),

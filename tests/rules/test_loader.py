@@ -1,0 +1,100 @@
+"""The ruleset loader: the shipped ruleset's content, and strict errors for broken ones."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from gate.core.values import Group
+from gate.errors import RulesetError
+from gate.rules.loader import default_ruleset_path, load_default_ruleset, load_ruleset
+
+SHIPPED = default_ruleset_path().read_text()
+
+
+def test_shipped_ruleset_matches_rules_md() -> None:
+    rules = load_default_ruleset()
+    assert rules.id == "ai-diffusion-2025"
+    assert rules.threshold_operations == 1e26
+    assert len(rules.allied) == 19 and "US" in rules.allied and "TW" in rules.allied
+    assert len(rules.embargoed) == 25 and {"CN", "MO", "CY", "RU"} <= rules.embargoed
+    assert rules.group_of("BR") is Group.OTHER
+    assert rules.group_labels[Group.ALLIED].tier == "Tier 1"
+    assert rules.group_labels[Group.EMBARGOED].article_group == "Group 2"
+    assert rules.published_frontier_operations is None
+    assert str(rules.compliance) == "2025-05-15"
+    assert str(rules.security_compliance) == "2026-01-15"
+    assert "2025-05-13" in rules.status_note
+    assert rules.cite("aia_weights") == "15 CFR 740.27(a)(3)"
+    assert len(rules.sha256) == 64
+
+
+def test_hash_ignores_comments_and_layout_but_not_values(tmp_path: Path) -> None:
+    reformatted = tmp_path / "same.toml"
+    reformatted.write_text("# a comment\n" + SHIPPED.replace(" = ", "  =  "))
+    assert load_ruleset(reformatted).sha256 == load_default_ruleset().sha256
+    amended = tmp_path / "amended.toml"
+    amended.write_text(SHIPPED.replace("operations = 1e26", "operations = 5e25"))
+    assert load_ruleset(amended).sha256 != load_default_ruleset().sha256
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "rules.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "problem"),
+    [
+        (lambda s: "surprise = 1\n" + s, "surprise", "unknown key"),
+        (lambda s: s.replace("[compute]", "[compute]\nspeed = 1"), "compute.speed", "unknown key"),
+        (lambda s: s.replace('id = "ai-diffusion-2025"', ""), "id", "missing"),
+        (lambda s: s.replace('"US", "AU"', '"XX", "AU"'), "groups.allied.countries", "XX"),
+        (lambda s: s.replace('"US", "AU"', '"US", "CN", "AU"'), "groups", "CN"),
+        (
+            lambda s: s.replace('"US", "AU"', '"US", "US", "AU"'),
+            "groups.allied.countries",
+            "more than once",
+        ),
+        (
+            lambda s: s.replace("operations = 1e26", "operations = -1"),
+            "threshold.operations",
+            "greater than 0",
+        ),
+        (
+            lambda s: s.replace("compliance = 2025-05-15", 'compliance = "soon"'),
+            "dates.compliance",
+            "date",
+        ),
+        (lambda s: s.replace("eccn_4e091 = ", "eccn_renamed = "), "provisions", "eccn_4e091"),
+        (
+            lambda s: s.replace(
+                'note = "Every country in neither list above"', 'note = "x"\ncountries = ["BR"]'
+            ),
+            "groups.other.countries",
+            "must be empty",
+        ),
+    ],
+)
+def test_errors_name_file_key_and_problem(tmp_path: Path, edit, key: str, problem: str) -> None:  # type: ignore[no-untyped-def]
+    path = write(tmp_path, edit(SHIPPED))
+    with pytest.raises(RulesetError) as caught:
+        load_ruleset(path)
+    err = caught.value
+    assert err.path == str(path)
+    assert err.key.startswith(key), err
+    assert problem in err.problem, err
+
+
+def test_not_toml_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(RulesetError, match="not valid TOML"):
+        load_ruleset(write(tmp_path, "id = "))
+    with pytest.raises(RulesetError, match="no such file"):
+        load_ruleset(tmp_path / "nope.toml")
+
+
+def test_shipped_file_is_plain_toml() -> None:
+    assert tomllib.loads(SHIPPED)["id"] == "ai-diffusion-2025"
