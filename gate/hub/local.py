@@ -1,0 +1,207 @@
+"""The local store: a folder in the Hugging Face cache layout, served as a hub.
+
+Layout (what `huggingface_hub.snapshot_download(cache_dir=DIR)` fills):
+
+    DIR/models--org--name/refs/<revision>          text file holding a 40-hex commit
+    DIR/models--org--name/snapshots/<commit>/<path> symlink to ../../blobs/<etag> (or a plain file)
+    DIR/models--org--name/blobs/<etag>              sha256 for LFS files, git blob id otherwise
+
+Digests are known without re-hashing per request: an LFS blob is named by its sha256; a small
+file is hashed once and remembered (keyed by its real path, size and mtime, so an edited file is
+hashed again). Files are listed by walking the snapshot; a request is only ever answered for a
+path in that listing, so `..`, absolute paths and symlinks pointing outside the repository folder
+cannot reach other files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio.to_thread
+
+from gate.errors import UpstreamError
+from gate.hub.source import (
+    CHUNK_SIZE,
+    COMMIT_RE,
+    REPO_SEGMENT_RE,
+    SHA256_RE,
+    EntryNotFound,
+    FileEntry,
+    RepoNotFound,
+    Resolved,
+    RevisionNotFound,
+    git_blob_oid,
+    lfs_pointer,
+)
+
+_REF_RE = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+LFS_MIN_SIZE = 10 * 1024 * 1024
+"""Plain (non-symlinked) files this large are listed as LFS files, as the hub would store them."""
+
+_PREFIX = "models--"
+
+
+def repo_folder(repo_id: str) -> str:
+    return _PREFIX + repo_id.replace("/", "--")
+
+
+def _hash_file(path: str) -> tuple[str, str]:
+    """(sha256, git blob id) of a file, read once in chunks."""
+    size = os.path.getsize(path)
+    sha = hashlib.sha256()
+    git = hashlib.sha1(f"blob {size}\0".encode(), usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK_SIZE):
+            sha.update(chunk)
+            git.update(chunk)
+    return sha.hexdigest(), git.hexdigest()
+
+
+class LocalStore:
+    """A `ModelSource` over a Hugging Face cache folder."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+        self.name = f"store {self.root}"
+        self._digests: dict[tuple[str, int, int], tuple[str, str]] = {}
+        self._listings: dict[tuple[str, str], dict[str, FileEntry]] = {}
+
+    # -- repositories and revisions ----------------------------------------------------------
+
+    def _repo_dir(self, repo_id: str) -> tuple[str, Path]:
+        """Canonical spelling and folder of a repository, matched case-insensitively.
+
+        The hub treats repository names case-insensitively; answering under the folder's own
+        spelling means every decision and record names one repository however it was typed.
+        """
+        segments = repo_id.split("/")
+        if not 1 <= len(segments) <= 2 or not all(REPO_SEGMENT_RE.match(s) for s in segments):
+            raise RepoNotFound(f"repository {repo_id!r} not found")
+        wanted = repo_folder(repo_id).casefold()
+        try:
+            names = [e.name for e in os.scandir(self.root) if e.is_dir()]
+        except OSError as exc:
+            raise UpstreamError(f"local store {self.root} unreadable: {exc}") from exc
+        matches = [n for n in names if n.casefold() == wanted]
+        if len(matches) != 1:
+            # Zero: unknown. Two: folders differing only in case; refuse rather than pick one.
+            raise RepoNotFound(f"repository {repo_id!r} not found")
+        folder = matches[0]
+        return folder[len(_PREFIX) :].replace("--", "/"), self.root / folder
+
+    async def resolve(self, repo_id: str, revision: str) -> Resolved:
+        canonical, folder = self._repo_dir(repo_id)
+        if COMMIT_RE.match(revision) and (folder / "snapshots" / revision).is_dir():
+            return Resolved(canonical, revision, revision)
+        if not _REF_RE.match(revision) or ".." in revision.split("/"):
+            raise RevisionNotFound(f"revision {revision!r} not found in {canonical}")
+        ref = folder / "refs" / revision
+        try:
+            commit = ref.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RevisionNotFound(f"revision {revision!r} not found in {canonical}") from exc
+        if not COMMIT_RE.match(commit) or not (folder / "snapshots" / commit).is_dir():
+            raise RevisionNotFound(f"revision {revision!r} of {canonical} points to no snapshot")
+        return Resolved(canonical, commit, revision)
+
+    # -- files -------------------------------------------------------------------------------
+
+    def _entry(self, folder: Path, rel: str, real: str) -> FileEntry:
+        stat = os.stat(real)
+        blob_name = os.path.basename(real)
+        if SHA256_RE.match(blob_name) and Path(real).parent.name == "blobs":
+            # An LFS blob is named by its sha256: trusted here, checked while streaming.
+            sha = blob_name
+            return FileEntry(
+                rel, stat.st_size, sha, git_blob_oid(lfs_pointer(sha, stat.st_size)), True
+            )
+        key = (real, stat.st_size, stat.st_mtime_ns)
+        digests = self._digests.get(key)
+        if digests is None:
+            digests = _hash_file(real)
+            self._digests[key] = digests
+        sha, oid = digests
+        if stat.st_size >= LFS_MIN_SIZE:
+            return FileEntry(
+                rel, stat.st_size, sha, git_blob_oid(lfs_pointer(sha, stat.st_size)), True
+            )
+        # A blob the hub named by its git id keeps that id, so a corrupted copy fails the check.
+        if re.fullmatch(r"[0-9a-f]{40}", blob_name) and Path(real).parent.name == "blobs":
+            oid = blob_name
+        return FileEntry(rel, stat.st_size, sha, oid, False)
+
+    def _listing(self, repo_id: str, commit: str) -> dict[str, FileEntry]:
+        _, folder = self._repo_dir(repo_id)
+        cached = self._listings.get((str(folder), commit))
+        if cached is not None:
+            return cached
+        snapshot = folder / "snapshots" / commit
+        if not COMMIT_RE.match(commit) or not snapshot.is_dir():
+            raise RevisionNotFound(f"commit {commit} not found in {repo_id}")
+        inside = str(folder) + os.sep
+        entries: dict[str, FileEntry] = {}
+        for dirpath, dirnames, filenames in os.walk(snapshot):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in filenames:
+                full = os.path.join(dirpath, name)
+                rel = os.path.relpath(full, snapshot).replace(os.sep, "/")
+                real = os.path.realpath(full)
+                if not real.startswith(inside) or not os.path.isfile(real):
+                    continue  # a link leaving the repository folder is not part of it
+                entries[rel] = self._entry(folder, rel, real)
+        listing = dict(sorted(entries.items()))
+        self._listings[(str(folder), commit)] = listing
+        return listing
+
+    async def _listing_async(self, repo_id: str, commit: str) -> dict[str, FileEntry]:
+        _, folder = self._repo_dir(repo_id)
+        cached = self._listings.get((str(folder), commit))
+        if cached is not None:  # a commit's listing never changes: no thread hop needed
+            return cached
+        return await anyio.to_thread.run_sync(self._listing, repo_id, commit)
+
+    async def list_files(self, repo_id: str, commit: str) -> list[FileEntry]:
+        return list((await self._listing_async(repo_id, commit)).values())
+
+    async def file(self, repo_id: str, commit: str, path: str) -> FileEntry:
+        listing = await self._listing_async(repo_id, commit)
+        entry = listing.get(path)
+        if entry is None:
+            raise EntryNotFound(f"{path!r} not found in {repo_id}@{commit}", commit)
+        return entry
+
+    def _real_path(self, repo_id: str, commit: str, entry: FileEntry) -> str:
+        _, folder = self._repo_dir(repo_id)
+        return os.path.realpath(folder / "snapshots" / commit / entry.path)
+
+    async def open(
+        self, repo_id: str, commit: str, entry: FileEntry, start: int, stop: int
+    ) -> AsyncIterator[bytes]:
+        real = self._real_path(repo_id, commit, entry)
+        try:
+            fd = os.open(real, os.O_RDONLY)
+        except OSError as exc:
+            raise UpstreamError(f"cannot open {entry.path}: {exc}") from exc
+        try:
+            pos = start
+            while pos < stop:
+                data = await anyio.to_thread.run_sync(
+                    os.pread, fd, min(CHUNK_SIZE, stop - pos), pos
+                )
+                if not data:
+                    raise UpstreamError(f"{entry.path}: blob shorter than its listed size")
+                pos += len(data)
+                yield data
+        finally:
+            os.close(fd)
+
+    async def ready(self) -> None:
+        if not self.root.is_dir() or not os.access(self.root, os.R_OK | os.X_OK):
+            raise UpstreamError(f"local store {self.root} is not a readable folder")
+
+    async def aclose(self) -> None:
+        return None

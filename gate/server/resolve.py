@@ -1,0 +1,254 @@
+"""`HEAD`/`GET /{repo}/resolve/{rev}/{path}`: decide, record, then stream or refuse.
+
+Order matters for fail-closed behaviour: authenticate, bind the revision to a commit, find the
+file's facts (size and sha256 known before any byte), ask the gatekeeper (which decides and
+appends to the audit chain), and only then send. Every request is decided, HEAD and GET alike,
+so a HEAD by one recipient grants nothing to a GET by another.
+
+A refused safetensors parameter file still serves its header window (bytes 0 to 8 + N, the
+length prefix and the JSON header) to a GET with a Range starting inside it, cut at the window's
+end: `parse_safetensors_file_metadata` works and no parameter byte leaves. The header is checked
+once per file to really be a safetensors header whose tensors lie after it, so a file that
+claims a huge header cannot turn its parameters into "header".
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+from collections.abc import AsyncIterator
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from gate.errors import GateError
+from gate.hub.source import FileEntry, Resolved
+from gate.rules.countries import normalize_country
+from gate.server import dialect
+from gate.server.gatekeeper import GateAnswer, TransferContext
+from gate.server.paths import HubPath, parse_range
+from gate.server.state import ServerState, log
+from gate.server.streaming import DigestMismatch, Failure, plain_body, verified_body
+
+_MAX_HEADER = 100 * 1024 * 1024  # the safetensors format's own limit on N
+_MAX_WINDOWS = 4096
+
+
+def _file_headers(entry: FileEntry, resolved: Resolved, answer: GateAnswer) -> dict[str, str]:
+    etag = f'"{entry.etag}"'
+    headers = {
+        "X-Repo-Commit": resolved.commit,
+        "ETag": etag,
+        "X-Linked-Etag": etag,
+        "X-Linked-Size": str(entry.size),
+        "Accept-Ranges": "bytes",
+        "X-Request-Id": answer.decision_id,
+        "X-Gate-Decision": f"{answer.verdict.value}; {answer.basis}",
+        **answer.headers,
+    }
+    if answer.warning:
+        headers["X-HF-Warning"] = answer.warning
+    return headers
+
+
+async def _header_window(state: ServerState, resolved: Resolved, entry: FileEntry) -> int:
+    """Length of the safetensors header window of a file, 0 when it has no valid one."""
+    key = entry.sha256 or entry.git_oid
+    known = state.header_windows.get(key)
+    if known is not None:
+        return known
+    window = 0
+    if entry.path.endswith(".safetensors") and entry.size >= 8:
+        src = state.source
+        prefix = b"".join(
+            [c async for c in src.open(resolved.repo_id, resolved.commit, entry, 0, 8)]
+        )
+        (length,) = struct.unpack("<Q", prefix)
+        if 2 <= length <= min(_MAX_HEADER, entry.size - 8):
+            raw = b"".join(
+                [c async for c in src.open(resolved.repo_id, resolved.commit, entry, 8, 8 + length)]
+            )
+            if _tensors_follow_header(raw, entry.size - 8 - length):
+                window = 8 + length
+    state.header_windows[key] = window
+    if len(state.header_windows) > _MAX_WINDOWS:
+        state.header_windows.popitem(last=False)
+    return window
+
+
+def _tensors_follow_header(raw: bytes, data_size: int) -> bool:
+    """Whether `raw` is a safetensors JSON header whose tensors exactly fill the rest."""
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return False
+    if not isinstance(header, dict):
+        return False
+    end = 0
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = info.get("data_offsets") if isinstance(info, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2):
+            return False
+        if not all(isinstance(o, int) and 0 <= o <= data_size for o in offsets):
+            return False
+        end = max(end, offsets[1])
+    return end == data_size
+
+
+async def handle_resolve(request: Request, hub: HubPath, state: ServerState) -> Response:
+    began = time.perf_counter()
+    method = request.method
+    caller = await state.authenticate(request)
+    assert hub.revision is not None
+    resolved = await state.source.resolve(hub.repo_id, hub.revision)
+    entry = await state.source.file(resolved.repo_id, resolved.commit, hub.path)
+    assert entry.sha256 is not None, "ModelSource.file always knows the sha256"
+    byte_range = parse_range(request.headers.get("range"), entry.size)
+    asked = request.headers.get("x-gate-destination")
+    destination = normalize_country(asked, field="X-Gate-Destination") if asked else None
+    is_parameters = state.gatekeeper.is_parameters(entry.path)
+    ctx = TransferContext(
+        caller=caller,
+        repo_id=resolved.repo_id,
+        revision=hub.revision,
+        commit=resolved.commit,
+        path=entry.path,
+        size=entry.size,
+        sha256=entry.sha256,
+        is_parameters=is_parameters,
+        destination=destination,
+        client=request.client.host if request.client else None,
+        method=method,
+        byte_range=byte_range,
+        shadow=state.mode == "shadow",
+    )
+    answer = await run_in_threadpool(state.gatekeeper.check, ctx)
+    state.metrics.decisions[answer.verdict.value] += 1
+    fields = {
+        "decision_id": answer.decision_id,
+        "verdict": answer.verdict.value,
+        "basis": answer.basis,
+        "recipient": caller.recipient_id,
+        "repo": resolved.repo_id,
+        "commit": resolved.commit,
+        "path": entry.path,
+        "method": method,
+        "range": list(byte_range) if byte_range else None,
+    }
+    try:
+        response = await _respond(
+            request, state, resolved, entry, answer, byte_range, is_parameters
+        )
+    finally:
+        state.metrics.observe(f"resolve_{method.lower()}", time.perf_counter() - began)
+    log.info("resolve", extra={"fields": {**fields, "status": response.status_code}})
+    return response
+
+
+async def _respond(
+    request: Request,
+    state: ServerState,
+    resolved: Resolved,
+    entry: FileEntry,
+    answer: GateAnswer,
+    byte_range: tuple[int, int] | None,
+    is_parameters: bool,
+) -> Response:
+    method = request.method
+    if not answer.allowed:
+        window = await _header_window(state, resolved, entry) if is_parameters else 0
+        if method == "HEAD" and window:
+            return _refused_head(entry, resolved, answer)
+        if method == "GET" and byte_range is not None and byte_range[0] < window:
+            window_range = (byte_range[0], min(byte_range[1], window))
+            return _partial(state, resolved, entry, answer, window_range, verify=False)
+        return dialect.refusal(answer, method, resolved.commit)
+
+    bad = state.corrupt.get((resolved.repo_id, resolved.commit, entry.path))
+    if bad is not None:
+        raise DigestMismatch(f"{entry.path} failed its digest check earlier ({bad}); not served")
+    headers = _file_headers(entry, resolved, answer)
+    if method == "HEAD":
+        # An explicit Content-Length: without it Starlette sends 0 and the client caches an
+        # empty file without complaint.
+        headers["Content-Length"] = str(entry.size)
+        return Response(status_code=200, headers=headers, media_type="application/octet-stream")
+    if byte_range is None:
+        body = verified_body(
+            state.source.open(resolved.repo_id, resolved.commit, entry, 0, entry.size),
+            entry,
+            on_failure=_failure_recorder(state, resolved, entry, answer),
+            on_bytes=state.metrics.add_bytes,
+        )
+        headers["Content-Length"] = str(entry.size)
+        return StreamingResponse(body, 200, headers, media_type="application/octet-stream")
+    return _partial(state, resolved, entry, answer, byte_range, verify=byte_range[1] == entry.size)
+
+
+def _refused_head(entry: FileEntry, resolved: Resolved, answer: GateAnswer) -> Response:
+    """HEAD of a refused safetensors file: its metadata and the refusal as a warning.
+
+    `get_safetensors_metadata` first asks `file_exists`, a HEAD that raises on 403, before it
+    reads the header the gate does serve. A HEAD carries no parameter byte, so it answers 200
+    with size and digest; the GET of the weights is refused with 403 GatedRepo, which the client
+    raises as GatedRepoError with the reason. No receipt rides on it: nothing was allowed.
+    """
+    headers = _file_headers(entry, resolved, answer)
+    headers["X-HF-Warning"] = f"gate-{answer.decision_id}; {dialect.ascii_line(answer.message)}"
+    headers["Content-Length"] = str(entry.size)
+    return Response(status_code=200, headers=headers, media_type="application/octet-stream")
+
+
+def _partial(
+    state: ServerState,
+    resolved: Resolved,
+    entry: FileEntry,
+    answer: GateAnswer,
+    byte_range: tuple[int, int],
+    *,
+    verify: bool,
+) -> Response:
+    start, stop = byte_range
+    source = state.source
+    chunks = source.open(resolved.repo_id, resolved.commit, entry, start, stop)
+    failure = _failure_recorder(state, resolved, entry, answer)
+    body: AsyncIterator[bytes]
+    if verify:
+        prefix = source.open(resolved.repo_id, resolved.commit, entry, 0, start) if start else None
+        body = verified_body(
+            chunks, entry, on_failure=failure, prefix=prefix, on_bytes=state.metrics.add_bytes
+        )
+    else:
+        body = plain_body(chunks, on_failure=failure, on_bytes=state.metrics.add_bytes)
+    headers = _file_headers(entry, resolved, answer)
+    headers["Content-Range"] = f"bytes {start}-{stop - 1}/{entry.size}"
+    headers["Content-Length"] = str(stop - start)
+    return StreamingResponse(body, 206, headers, media_type="application/octet-stream")
+
+
+def _failure_recorder(
+    state: ServerState, resolved: Resolved, entry: FileEntry, answer: GateAnswer
+) -> Failure:
+    async def record(detail: str) -> None:
+        state.metrics.aborted += 1
+        if "digest mismatch" in detail:
+            state.corrupt[(resolved.repo_id, resolved.commit, entry.path)] = detail
+        log.error(
+            "stream aborted",
+            extra={
+                "fields": {"decision_id": answer.decision_id, "path": entry.path, "detail": detail}
+            },
+        )
+        try:
+            await run_in_threadpool(
+                state.gatekeeper.record_outcome, answer.decision_id, "aborted", detail
+            )
+        except GateError as exc:
+            # The stream is being cut either way; the log line above keeps the fact.
+            log.error("could not record outcome", extra={"fields": {"error": str(exc)}})
+
+    return record

@@ -1,0 +1,52 @@
+"""Settings of `gate serve`: the project's `Settings` plus where the models come from.
+
+PENDING (lead): these fields belong in `gate.settings.Settings`; they live in a subclass here so
+this package does not edit a shared file. Values come from `GATE_*` variables, then a TOML
+config file (`GATE_CONFIG` or `--config`), then the command line, which wins.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError
+
+from gate.errors import InputError
+from gate.settings import Settings
+
+
+class ServeSettings(Settings):
+    store: Path | None = Field(default=None, description="HF-cache folder to serve (store mode).")
+    upstream: str | None = Field(default=None, description="Hub-compatible URL to proxy.")
+    upstream_token: SecretStr | None = Field(default=None, description="The gate's upstream token.")
+    host: str = Field(default="127.0.0.1", description="Address to listen on.")
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_level: str = Field(default="INFO", description="Log level of the JSON logs.")
+    tree_page_size: int = Field(default=1000, ge=1, description="Entries per /tree page.")
+
+    def check_source(self) -> None:
+        if (self.store is None) == (self.upstream is None):
+            raise InputError("source", "give exactly one of --store DIR and --upstream URL")
+
+
+def load_serve_settings(config: Path | None, overrides: dict[str, Any]) -> ServeSettings:
+    """Environment, then the TOML file's `[serve]` table (or top level), then `overrides`."""
+    file_values: dict[str, Any] = {}
+    if config is not None:
+        try:
+            data = tomllib.loads(config.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise InputError("config", f"{config}: {exc}") from exc
+        file_values = dict(data.get("serve", data))
+    try:
+        env = ServeSettings()
+        merged = {**env.model_dump(exclude_unset=True), **file_values}
+        merged.update({k: v for k, v in overrides.items() if v is not None})
+        settings = ServeSettings.model_validate({**env.model_dump(), **merged})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InputError(".".join(str(p) for p in first["loc"]), first["msg"]) from exc
+    settings.check_source()
+    return settings

@@ -1,0 +1,43 @@
+"""What every route shares: the source, the gatekeeper, the mode, metrics and small caches."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from gate.errors import AuthError
+from gate.hub.source import ModelSource
+from gate.server.gatekeeper import Caller, Gatekeeper, Mode
+from gate.server.metrics import Metrics
+
+log = logging.getLogger("gate.server")
+
+
+@dataclass
+class ServerState:
+    source: ModelSource
+    gatekeeper: Gatekeeper
+    mode: Mode = "enforce"
+    tree_page_size: int = 1000
+    metrics: Metrics = field(default_factory=Metrics)
+    header_windows: OrderedDict[str, int] = field(default_factory=OrderedDict)
+    """sha256 -> length of the safetensors header window (8 + N), 0 when not a valid header."""
+    corrupt: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    """(repo, commit, path) -> why: files whose bytes failed their digest since start-up."""
+
+    async def authenticate(self, request: Request) -> Caller:
+        return await run_in_threadpool(self.gatekeeper.authenticate, bearer_token(request))
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("Authorization header is not a bearer token")
+    return token.strip()

@@ -1,0 +1,146 @@
+"""Faults: a corrupt blob, the records store down, an upstream that dies mid-stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from huggingface_hub import hf_hub_download
+from huggingface_hub.errors import HfHubHTTPError
+
+from gate.core.values import ModelFacts
+from gate.errors import UpstreamError
+from gate.hub.local import LocalStore
+from gate.hub.source import FileEntry, Resolved
+from gate.hub.upstream import UpstreamSource
+from gate.rules.loader import load_default_ruleset
+from gate.server.app import create_app
+from tests.server.conftest import (
+    MemoryGatekeeper,
+    Repos,
+    ServerThread,
+    add_repo,
+    blob_path,
+    default_accounts,
+)
+
+ACME = {"Authorization": "Bearer tok-acme"}
+
+
+def test_corrupt_blob_is_aborted_and_recorded(
+    gate: ServerThread, repos: Repos, keeper: MemoryGatekeeper, tmp_path: Path
+) -> None:
+    data = repos.files["lab/mystery"]["big.bin"]
+    keeper.facts["lab/mystery"] = ModelFacts(repo_id="lab/mystery", published=True)
+    blob = blob_path(repos.root, "lab/mystery", data)
+    corrupt = bytearray(data)
+    corrupt[-5] ^= 0xFF  # same size, one byte flipped near the end
+    blob.write_bytes(bytes(corrupt))
+
+    with pytest.raises((HfHubHTTPError, OSError)):
+        hf_hub_download(
+            "lab/mystery", "big.bin", endpoint=gate.url, token="tok-acme", cache_dir=tmp_path / "c"
+        )
+    assert not [p for p in (tmp_path / "c").rglob("big.bin") if p.is_file()]
+    assert any(
+        "digest mismatch" in detail
+        for _, outcome, detail in keeper.outcomes
+        if outcome == "aborted"
+    )
+
+    # The corruption is remembered: later requests are refused before any byte.
+    again = httpx.get(f"{gate.url}/lab/mystery/resolve/main/big.bin", headers=ACME)
+    assert again.status_code == 502
+    assert bytes(corrupt) not in again.content
+
+
+def test_store_down_no_bytes_leave(gate: ServerThread, keeper: MemoryGatekeeper) -> None:
+    keeper.store_down = True
+    response = httpx.get(f"{gate.url}/open/small/resolve/main/model.safetensors", headers=ACME)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/json"
+    assert httpx.get(f"{gate.url}/readyz").status_code == 503
+    head = httpx.head(f"{gate.url}/open/small/resolve/main/config.json", headers=ACME)
+    assert (
+        head.status_code == 503
+    )  # (the client backs off and retries 5xx for ~20 s, then gives up)
+    keeper.store_down = False
+    assert httpx.get(f"{gate.url}/readyz").status_code == 200
+
+
+class DyingStore(LocalStore):
+    """A store that sends the first chunk of a file, then dies for good."""
+
+    dead = False
+
+    async def resolve(self, repo_id: str, revision: str) -> Resolved:
+        if self.dead:
+            raise UpstreamError("store is dead")
+        return await super().resolve(repo_id, revision)
+
+    async def open(
+        self, repo_id: str, commit: str, entry: FileEntry, start: int, stop: int
+    ) -> AsyncIterator[bytes]:
+        if entry.size < 1 << 20:
+            async for chunk in super().open(repo_id, commit, entry, start, stop):
+                yield chunk
+            return
+        async for chunk in super().open(repo_id, commit, entry, start, stop):
+            yield chunk
+            self.dead = True
+            raise UpstreamError("died mid-stream")
+
+
+def test_upstream_dies_mid_stream(repos: Repos, keeper: MemoryGatekeeper, tmp_path: Path) -> None:
+    data = bytes(range(256)) * 4096 * 4  # 4 MiB
+    add_repo(repos.root, "open/big", {"weights.bin": data})
+    keeper.facts["open/big"] = ModelFacts(repo_id="open/big", published=True)
+    upstream_keeper = MemoryGatekeeper(
+        load_default_ruleset(),
+        default_accounts(),
+        {"open/big": ModelFacts(repo_id="open/big", published=True)},
+    )
+    with (
+        ServerThread(create_app(DyingStore(repos.root), upstream_keeper)) as upstream,
+        ServerThread(create_app(UpstreamSource(upstream.url, "tok-proxy"), keeper)) as front,
+        pytest.raises((HfHubHTTPError, OSError)),
+    ):
+        hf_hub_download(
+            "open/big",
+            "weights.bin",
+            endpoint=front.url,
+            token="tok-acme",
+            cache_dir=tmp_path / "c",
+        )
+    assert not [p for p in (tmp_path / "c").rglob("weights.bin") if p.is_file()]
+    aborted = [detail for _, outcome, detail in keeper.outcomes if outcome == "aborted"]
+    assert aborted and "upstream" in aborted[0]
+
+
+def test_resume_is_checked_against_the_whole_file(
+    gate: ServerThread, repos: Repos, keeper: MemoryGatekeeper
+) -> None:
+    data = repos.files["lab/mystery"]["big.bin"]
+    keeper.facts["lab/mystery"] = ModelFacts(repo_id="lab/mystery", published=True)
+    url = f"{gate.url}/lab/mystery/resolve/main/big.bin"
+    tail = httpx.get(url, headers={**ACME, "Range": "bytes=1000000-"})
+    assert tail.status_code == 206
+    assert tail.content == data[1000000:]
+    # Corrupt a byte BEFORE the resumed range: the resume must still fail its check.
+    corrupt = bytearray(data)
+    corrupt[10] ^= 0xFF
+    blob_path(repos.root, "lab/mystery", data).write_bytes(bytes(corrupt))
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.get(url, headers={**ACME, "Range": "bytes=1000000-"})
+    assert any("digest mismatch" in d for _, o, d in keeper.outcomes if o == "aborted")
+
+
+def test_health_and_metrics(gate: ServerThread) -> None:
+    assert httpx.get(f"{gate.url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{gate.url}/readyz").status_code == 200
+    httpx.head(f"{gate.url}/open/small/resolve/main/model.safetensors", headers=ACME)
+    text = httpx.get(f"{gate.url}/metrics").text
+    assert 'gate_decisions_total{verdict="allow"} 1' in text
+    assert 'gate_request_seconds_count{route="resolve_head"} 1' in text
