@@ -1,0 +1,279 @@
+"""Classify a model: training-compute interval and publication status, from metadata only.
+
+Three entry points share one pure core (`classify_from_parts`):
+- `classify_local(path, ruleset)`: a safetensors file or a model folder on disk;
+- `classify_remote(endpoint, repo_id, revision, token, ruleset)`: any Hugging Face-compatible
+  server, reading only the API, small text files and safetensors headers;
+- `classify_from_parts(...)`: pieces the caller fetched itself (the proxy, with its own I/O).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gate.compute.assemble import TrainingInputs, as_mapping, assess, settle_hint
+from gate.compute.combine import position
+from gate.compute.estimate import Estimate
+from gate.compute.model_card import ModelCard, parse_model_card
+from gate.compute.params import ParameterCount, count_from_config, count_from_headers
+from gate.compute.publication import PublicationOverride, publication_status
+from gate.compute.remote import HubReader, RepoFile
+from gate.compute.safetensors_header import SafetensorsHeader, parse_header, read_local_header
+from gate.core.ruleset import Ruleset
+from gate.core.values import ComputeInterval, ModelFacts
+from gate.errors import InputError, MetadataError
+
+INDEX_FILE = "model.safetensors.index.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """Compute and publication status of one model revision, with evidence and inputs."""
+
+    compute: ComputeInterval
+    parameters_total: int | None
+    parameters_active: int | None
+    published: bool | None
+    publication_evidence: str
+    license: str | None
+    base_model: str | None
+    threshold: float
+    warnings: tuple[str, ...] = ()
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    estimates: tuple[Estimate, ...] = ()
+    settle: str | None = None
+
+    @property
+    def position(self) -> str:
+        return position(self.compute, self.threshold)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "low": self.compute.low,
+            "central": self.compute.central,
+            "high": self.compute.high,
+            "method": self.compute.method,
+            "threshold": self.threshold,
+            "position": self.position,
+            "parameters": {"total": self.parameters_total, "active": self.parameters_active},
+            "inputs": dict(self.inputs),
+            "warnings": list(self.warnings),
+            "evidence": list(self.compute.evidence),
+            "settle": self.settle,
+            "published": self.published,
+            "publication_evidence": self.publication_evidence,
+            "license": self.license,
+            "base_model": self.base_model,
+        }
+
+
+def shard_paths(paths: Sequence[str], index: Mapping[str, Any] | None) -> list[str]:
+    """The safetensors files that make up the model: the index's shards, else root-level files."""
+    if index is not None:
+        weight_map = index.get("weight_map")
+        if not isinstance(weight_map, dict) or not weight_map:
+            raise MetadataError(INDEX_FILE, "weight_map missing or empty")
+        shards = sorted({str(v) for v in weight_map.values()})
+        missing = [s for s in shards if s not in paths]
+        if paths and missing:
+            raise MetadataError(INDEX_FILE, f"names shards that do not exist: {missing[:3]}")
+        for shard in shards:
+            if "/" in shard or shard.startswith("."):
+                raise MetadataError(INDEX_FILE, f"shard path {shard!r} is not a root-level file")
+        return shards
+    return sorted(p for p in paths if p.endswith(".safetensors") and "/" not in p)
+
+
+def _json(text: str | None, source: str) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise MetadataError(source, f"invalid JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise MetadataError(source, "expected a JSON object")
+    return value
+
+
+def classify_from_parts(
+    ruleset: Ruleset,
+    *,
+    headers: Sequence[SafetensorsHeader | tuple[str, bytes, int | None]] = (),
+    config: Mapping[str, Any] | None = None,
+    card_text: str | None = None,
+    repo_info: Mapping[str, Any] | None = None,
+    inputs: TrainingInputs = TrainingInputs(),
+    override: PublicationOverride | None = None,
+    source: str = "",
+) -> Classification:
+    """Classify from already-fetched pieces. `headers` holds parsed headers or
+    (source, header bytes from the start of the file, file size or None) triples."""
+    parsed = [
+        h if isinstance(h, SafetensorsHeader) else parse_header(h[1], h[0], h[2]) for h in headers
+    ]
+    warnings: list[str] = []
+    params: ParameterCount | None = None
+    if parsed:
+        params = count_from_headers(parsed, config)
+    elif config is not None:
+        try:
+            params = count_from_config(config)
+        except MetadataError as exc:
+            warnings.append(str(exc))
+    card: ModelCard | None = parse_model_card(card_text) if card_text is not None else None
+    assessment = assess(ruleset, params=params, card=card, inputs=inputs)
+    info = repo_info or {}
+    private = info.get("private")
+    publication = publication_status(
+        ruleset,
+        licenses=card.licenses if card else _info_licenses(info),
+        private=private if isinstance(private, bool) else None,
+        gated=info.get("gated"),
+        card_gated=card.gated if card else None,
+        card_gating_fields=card.gating_fields if card else (),
+        override=override,
+    )
+    threshold = ruleset.threshold_operations
+    interval = assessment.combined.interval
+    record: dict[str, Any] = {"source": source} if source else {}
+    record.update(inputs.to_dict())
+    if params is not None:
+        record["parameter_count"] = params.to_dict()
+    record.update(as_mapping(assessment))
+    return Classification(
+        compute=interval,
+        parameters_total=_int(assessment.total_parameters),
+        parameters_active=_int(assessment.active_parameters),
+        published=publication.published,
+        publication_evidence=publication.evidence,
+        license=", ".join(card.licenses) if card and card.licenses else None,
+        base_model=assessment.base_model,
+        threshold=threshold,
+        warnings=tuple(warnings) + assessment.warnings,
+        inputs=record,
+        estimates=assessment.combined.estimates,
+        settle=settle_hint(assessment, position(interval, threshold), threshold),
+    )
+
+
+def _int(value: float | None) -> int | None:
+    return None if value is None else round(value)
+
+
+def _info_licenses(info: Mapping[str, Any]) -> tuple[str, ...]:
+    card_data = info.get("cardData")
+    if isinstance(card_data, Mapping) and isinstance(card_data.get("license"), str):
+        return (card_data["license"],)
+    return ()
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text("utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MetadataError(str(path), f"cannot read: {exc}") from exc
+
+
+def classify_local(
+    path: Path,
+    ruleset: Ruleset,
+    inputs: TrainingInputs = TrainingInputs(),
+    override: PublicationOverride | None = None,
+) -> Classification:
+    """A local safetensors file, or a model folder (config.json, README.md, safetensors)."""
+    if path.is_file():
+        return classify_from_parts(
+            ruleset,
+            headers=[read_local_header(path)],
+            inputs=inputs,
+            override=override,
+            source=str(path),
+        )
+    if not path.is_dir():
+        raise InputError("source", f"{path} is neither a file nor a folder")
+    config = _json(_read_text(path / "config.json"), str(path / "config.json"))
+    index = _json(_read_text(path / INDEX_FILE), str(path / INDEX_FILE))
+    present = [p.name for p in path.iterdir() if p.is_file()]
+    shards = shard_paths(present, index)
+    return classify_from_parts(
+        ruleset,
+        headers=[read_local_header(path / name) for name in shards],
+        config=config,
+        card_text=_read_text(path / "README.md"),
+        inputs=inputs,
+        override=override,
+        source=str(path),
+    )
+
+
+def classify_remote(
+    endpoint: str,
+    repo_id: str,
+    revision: str,
+    token: str | None,
+    ruleset: Ruleset,
+    inputs: TrainingInputs = TrainingInputs(),
+    override: PublicationOverride | None = None,
+    *,
+    client: httpx.Client | None = None,
+) -> Classification:
+    """A repository on a Hugging Face-compatible server, read header-only."""
+    reader = HubReader(endpoint, token, client=client)
+    try:
+        info = reader.repo_info(repo_id, revision)
+        files = reader.list_files(repo_id, revision, info)
+        by_path = {f.path: f for f in files}
+        index = _json(
+            reader.fetch_text(repo_id, revision, INDEX_FILE) if INDEX_FILE in by_path else None,
+            f"{repo_id}/{INDEX_FILE}",
+        )
+        config = _json(
+            reader.fetch_text(repo_id, revision, "config.json")
+            if "config.json" in by_path
+            else None,
+            f"{repo_id}/config.json",
+        )
+        card = reader.fetch_text(repo_id, revision, "README.md") if "README.md" in by_path else None
+        shards = shard_paths(list(by_path), index)
+        headers = reader.read_headers(
+            repo_id, revision, [by_path.get(s, RepoFile(s)) for s in shards]
+        )
+    finally:
+        if client is None:
+            reader.close()
+    commit = info.get("sha")
+    return classify_from_parts(
+        ruleset,
+        headers=headers,
+        config=config,
+        card_text=card,
+        repo_info=info,
+        inputs=inputs,
+        override=override,
+        source=f"{endpoint.rstrip('/')}/{repo_id}@{commit or revision}",
+    )
+
+
+def to_model_facts(
+    classification: Classification, repo_id: str, revision: str | None, commit: str | None
+) -> ModelFacts:
+    """The core value the decision reads. Designation is the ruleset's business, not ours."""
+    declaration = classification.inputs.get("declaration")
+    return ModelFacts(
+        repo_id=repo_id,
+        revision=revision,
+        commit=commit,
+        published=classification.published,
+        publication_evidence=classification.publication_evidence,
+        training_compute=classification.compute,
+        declaration_id=declaration.get("id") if isinstance(declaration, Mapping) else None,
+    )
