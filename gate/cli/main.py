@@ -30,6 +30,14 @@ def _register() -> None:
     rules_cmd.register(app)
     decide_cmd.register(app)
     # -- more command modules register below (one line each) --
+    __import__("gate.cli.serve_cmd", fromlist=["register"]).register(app)
+    __import__("gate.cli.records_cmd", fromlist=["register"]).register(app)
+    from gate.cli import estimate_cmd
+
+    estimate_cmd.register(app)
+    from gate.cli import keys_cmd
+
+    keys_cmd.register(app)
 
 
 def run(argv: list[str]) -> int:

@@ -1,0 +1,169 @@
+"""`gate inquiries list|show|answer|approve|reject`: the duty to inquire, for people."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from gate.cli.output import print_json, stdout
+from gate.cli.records_common import (
+    BY_OPTION,
+    DB_OPTION,
+    JSON_OPTION,
+    actor,
+    cli_store,
+    fields,
+    parse_date,
+    table,
+)
+from gate.core.questions import Question
+from gate.errors import InputError
+from gate.store import inquiries
+
+inquiries_app = typer.Typer(help="Questions a hold asks, answers, review.", no_args_is_help=True)
+
+
+def _print(record: inquiries.InquiryRecord, as_json: bool) -> None:
+    data = record.to_dict()
+    if as_json:
+        print_json(data)
+        return
+    answers = record.answers or {}
+    items: list[tuple[str, Any]] = [
+        ("recipient", record.recipient_id),
+        ("model", record.repo_id),
+        ("status", record.status),
+        ("opened", record.opened_at),
+    ]
+    for q in data["questions"]:
+        answer = answers.get(q["id"], "(not answered)")
+        items.append((q["label"], json.dumps(answer) if not isinstance(answer, str) else answer))
+    if record.reviewed_by:
+        items += [("reviewed by", record.reviewed_by), ("note", record.review_note)]
+    fields(f"inquiry {record.id}", items)
+
+
+@inquiries_app.command("list")
+def inquiries_list(
+    status: str | None = typer.Option(None, "--status", help="open|answered|completed|rejected"),
+    recipient_id: str | None = typer.Option(None, "--recipient"),
+    as_json: bool = JSON_OPTION,
+    db: str | None = DB_OPTION,
+) -> None:
+    """List inquiries."""
+    if status is not None and status not in ("open", "answered", "completed", "rejected"):
+        raise InputError("status", "expected open, answered, completed or rejected")
+    with cli_store(db) as store:
+        records = inquiries.list_all(store, status=status, recipient_id=recipient_id)
+    if as_json:
+        print_json([r.to_dict() for r in records])
+        return
+    table(
+        "inquiries",
+        ["id", "recipient", "model", "status", "questions", "opened"],
+        [(r.id, r.recipient_id, r.repo_id, r.status, r.questions, r.opened_at) for r in records],
+    )
+
+
+@inquiries_app.command("show")
+def inquiries_show(
+    inquiry_id: str = typer.Argument(..., metavar="ID"),
+    as_json: bool = JSON_OPTION,
+    db: str | None = DB_OPTION,
+) -> None:
+    """Show an inquiry: its questions and answers."""
+    with cli_store(db) as store:
+        _print(inquiries.get(store, inquiry_id), as_json)
+
+
+@inquiries_app.command("answer")
+def inquiries_answer(
+    inquiry_id: str = typer.Argument(..., metavar="ID"),
+    answers_file: Path | None = typer.Option(
+        None, "--answers", help="JSON file of answers keyed by question id."
+    ),
+    hq: str | None = typer.Option(None, "--hq", help="recipient_headquarters"),
+    parent: str | None = typer.Option(None, "--parent", help="ultimate_parent name"),
+    parent_hq: str | None = typer.Option(None, "--parent-hq"),
+    no_parent: bool = typer.Option(False, "--no-parent", help="ultimate_parent: none"),
+    destination: str | None = typer.Option(None, "--destination"),
+    export_to: list[str] | None = typer.Option(
+        None, "--export-destination", help="An intended export destination (repeat)."
+    ),
+    no_export: bool = typer.Option(False, "--no-export", help="No export intended."),
+    end_use: str | None = typer.Option(None, "--end-use"),
+    acknowledge: bool | None = typer.Option(
+        None, "--acknowledge/--no-acknowledge", help="license_obligation_acknowledged"
+    ),
+    attestation_until: str | None = typer.Option(None, "--attestation-until"),
+    by: str | None = BY_OPTION,
+    as_json: bool = JSON_OPTION,
+    db: str | None = DB_OPTION,
+) -> None:
+    """Record the recipient's answers (from options or a JSON file)."""
+    answers: dict[str, Any] = {}
+    if answers_file is not None:
+        try:
+            loaded = json.loads(answers_file.read_text("utf-8"))
+        except OSError as exc:
+            raise InputError("answers", f"cannot read {answers_file}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise InputError("answers", f"{answers_file} is not valid JSON: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise InputError("answers", "expected a JSON object keyed by question id")
+        answers.update(loaded)
+    if hq is not None:
+        answers[Question.RECIPIENT_HEADQUARTERS.value] = hq
+    if no_parent:
+        answers[Question.ULTIMATE_PARENT.value] = "none"
+    elif parent is not None:
+        answers[Question.ULTIMATE_PARENT.value] = {"name": parent, "headquarters": parent_hq}
+    if destination is not None:
+        answers[Question.DESTINATION.value] = destination
+    if export_to or no_export:
+        answers[Question.EXPORT_DESTINATIONS.value] = list(export_to or [])
+    if end_use is not None:
+        answers[Question.END_USE.value] = end_use
+    if acknowledge is not None:
+        answers[Question.LICENSE_OBLIGATION_ACKNOWLEDGED.value] = acknowledge
+    if attestation_until is not None:
+        day = parse_date(attestation_until, "attestation-until")
+        answers[Question.SECURITY_ATTESTATION.value] = {"valid_until": str(day)}
+    with cli_store(db) as store:
+        record = inquiries.answer(store, inquiry_id, answers, by=actor(by))
+    _print(record, as_json)
+
+
+def _review(inquiry_id: str, note: str, by: str | None, db: str | None, approve: bool) -> None:
+    with cli_store(db) as store:
+        record = inquiries.review(store, inquiry_id, approve=approve, reviewer=actor(by), note=note)
+    stdout().print(f"inquiry {record.id}: {record.status}", markup=False)
+
+
+@inquiries_app.command("approve")
+def inquiries_approve(
+    inquiry_id: str = typer.Argument(..., metavar="ID"),
+    note: str = typer.Option(..., "--note"),
+    by: str | None = BY_OPTION,
+    db: str | None = DB_OPTION,
+) -> None:
+    """Approve the answers: they become the recipient's facts; the inquiry is completed."""
+    _review(inquiry_id, note, by, db, True)
+
+
+@inquiries_app.command("reject")
+def inquiries_reject(
+    inquiry_id: str = typer.Argument(..., metavar="ID"),
+    note: str = typer.Option(..., "--note"),
+    by: str | None = BY_OPTION,
+    db: str | None = DB_OPTION,
+) -> None:
+    """Reject the answers; the next hold opens a new inquiry."""
+    _review(inquiry_id, note, by, db, False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(inquiries_app, name="inquiries")

@@ -1,0 +1,276 @@
+"""Opening the records store: engine, pragmas, migrations, transactions, and database errors.
+
+SQLite (the default, one file) runs in WAL mode with a busy timeout so several processes can
+append; every write transaction starts with BEGIN IMMEDIATE, which takes the write lock up front
+(a deferred transaction that upgrades from read to write can fail with "database is locked" without
+waiting). PostgreSQL serves several replicas; writers serialise on the audit head row lock.
+
+Every database failure leaves this package as `gate.errors.StoreError` with a message a person
+can act on ("database is read-only", "disk full", "cannot reach database at host:port") and never
+the password from the URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import NullPool
+
+from gate.errors import InputError, StoreError
+
+_MIGRATION_LOCK_KEY = 4_091_0001  # PostgreSQL advisory lock taken while migrating
+_HEAD_REVISION = "0001"
+
+
+class Signer(Protocol):
+    """Signs audit checkpoints: ECDSA P-256 over the given bytes, DER-encoded (gate.crypto.keys)."""
+
+    @property
+    def key_id(self) -> str: ...
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointPolicy:
+    """Sign a checkpoint after `every` entries or `minutes` minutes, whichever comes first."""
+
+    every: int = 1000
+    minutes: float = 10.0
+
+
+def _where(url: URL) -> str:
+    """Where the database is, for messages: host:port or the file, never credentials."""
+    if url.get_backend_name() == "sqlite":
+        return f"SQLite file {url.database or ':memory:'}"
+    return f"{url.host or 'localhost'}:{url.port or 5432}"
+
+
+def translate_error(exc: Exception, url: URL) -> StoreError:
+    """Turn a driver error into a StoreError whose message says what happened, without secrets."""
+    detail = str(getattr(exc, "orig", None) or exc).lower()
+    if "readonly" in detail or "read-only" in detail or "read only" in detail:
+        return StoreError(f"database is read-only ({_where(url)})")
+    if "disk is full" in detail or "no space left" in detail or "disk full" in detail:
+        return StoreError(f"disk full: cannot write to the database ({_where(url)})")
+    if "unable to open database" in detail:
+        return StoreError(f"cannot open the database ({_where(url)})")
+    if "database is locked" in detail:
+        return StoreError(f"database is locked by another writer for too long ({_where(url)})")
+    if _is_connection_error(exc) and url.get_backend_name() != "sqlite":
+        if "password" in detail or "authentication" in detail:
+            return StoreError(f"cannot log in to the database at {_where(url)}")
+        return StoreError(f"cannot reach database at {_where(url)}")
+    first_line = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+    return StoreError(f"database error ({_where(url)}): {first_line}")
+
+
+def _is_connection_error(exc: Exception) -> bool:
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return True
+    name = type(exc).__name__
+    return name in ("OperationalError", "InterfaceError")
+
+
+class Store:
+    """The records store: one engine plus the policy the audit chain needs.
+
+    Per-kind operations live in modules (recipients, credentials, licenses, models, audit,
+    inquiries) as functions taking the store; they run in `store.read()` / `store.write()`.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        signer: Signer | None = None,
+        checkpoints: CheckpointPolicy | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.url = engine.url
+        self.signer = signer
+        self.checkpoints = checkpoints or CheckpointPolicy()
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._lock = threading.Lock()  # one writer per process at a time: cheap, avoids BUSY
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reading; any database error becomes StoreError."""
+        with self.errors(), self.engine.connect() as conn:
+            yield conn
+            conn.rollback()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction: committed on success, rolled back on any exception."""
+        with (
+            self._lock,
+            self.errors(),
+            self.engine.connect().execution_options(gate_write=True) as conn,
+            conn.begin(),
+        ):
+            yield conn
+
+    @contextlib.contextmanager
+    def raw_write(self) -> Iterator[Any]:
+        """One write transaction on the bare DB-API connection: the audit append's fast path.
+
+        SQLAlchemy's per-transaction bookkeeping costs about as much as SQLite's own commit, so
+        the hot path (one decision appended per transfer) skips it. Same semantics as `write`.
+        """
+        with self._lock, self.errors():
+            raw = self.engine.raw_connection()
+            try:
+                driver: Any = raw.driver_connection
+                if self.dialect == "sqlite":
+                    driver.execute("BEGIN IMMEDIATE")
+                try:
+                    yield driver
+                except BaseException:
+                    driver.rollback()
+                    raise
+                driver.commit()
+            finally:
+                raw.close()
+
+    @contextlib.contextmanager
+    def errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sa_exc.SQLAlchemyError as exc:
+            raise translate_error(exc, self.url) from None
+        except self._driver_error as exc:
+            raise translate_error(exc, self.url) from None
+
+    @property
+    def _driver_error(self) -> type[Exception]:
+        error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
+        return error
+
+    def ping(self) -> None:
+        """Readiness: raise StoreError when the database cannot answer a query."""
+        with self.read() as conn:
+            conn.execute(text("SELECT 1")).scalar_one()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_setup(engine: Engine, synchronous: str) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module so BEGIN is ours to issue.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout = 30000")
+        cur.execute("PRAGMA foreign_keys = ON")
+        mode = cur.execute("PRAGMA journal_mode = WAL").fetchone()
+        if mode and str(mode[0]).lower() not in ("wal", "memory"):
+            cur.close()
+            raise StoreError(f"cannot switch SQLite to WAL mode (got {mode[0]})")
+        cur.execute(f"PRAGMA synchronous = {synchronous}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("gate_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def create_store_engine(database_url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
+    """An engine for the URL with the gate's pragmas; raises InputError for an unusable URL."""
+    try:
+        url = make_url(database_url)
+    except sa_exc.ArgumentError:
+        raise InputError("database_url", "not a database URL") from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if sqlite_synchronous not in ("NORMAL", "FULL"):
+            raise InputError("sqlite_synchronous", "expected NORMAL or FULL")
+        if url.database and url.database != ":memory:" and not url.query.get("uri"):
+            folder = Path(url.database).expanduser().parent
+            if not folder.is_dir():
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(f"cannot create the data directory {folder}: {exc}") from None
+        # NullPool: a SQLite connection is cheap, and each process/thread gets its own.
+        # Every connection use ends in an explicit commit or rollback (Store.read/write), so the
+        # pool's extra rollback on return is skipped: it costs a round trip per append.
+        engine = create_engine(
+            url,
+            poolclass=NullPool if url.database == ":memory:" else None,
+            pool_reset_on_return=None,
+        )
+        _sqlite_setup(engine, sqlite_synchronous)
+        return engine
+    if backend == "postgresql":
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=10,
+            connect_args={"connect_timeout": 5},
+        )
+    raise InputError("database_url", f"unsupported database {backend!r} (use sqlite or postgresql)")
+
+
+def _migrate(store: Store) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    with store.write() as conn:
+        if store.dialect == "postgresql":
+            # Two replicas starting at once must not both create the tables.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+        current = None
+        tables_missing = (sa_exc.ProgrammingError, sa_exc.OperationalError)
+        with contextlib.suppress(*tables_missing), conn.begin_nested():
+            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        if current == _HEAD_REVISION:
+            return
+        here = Path(__file__).parent
+        config = Config(str(here / "alembic.ini"))
+        config.set_main_option("script_location", str(here / "migrations"))
+        config.set_main_option("version_locations", str(here / "migrations" / "versions"))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def open_store(
+    database_url: str,
+    *,
+    signer: Signer | None = None,
+    checkpoints: CheckpointPolicy | None = None,
+    sqlite_synchronous: str = "NORMAL",
+    clock: Callable[[], datetime] | None = None,
+) -> Store:
+    """Open (and migrate to the latest schema) the store at `database_url`.
+
+    Raises StoreError when the database cannot be reached or written, InputError for a bad URL.
+    """
+    engine = create_store_engine(database_url, sqlite_synchronous=sqlite_synchronous)
+    store = Store(engine, signer=signer, checkpoints=checkpoints, clock=clock)
+    try:
+        _migrate(store)
+    except StoreError:
+        engine.dispose()
+        raise
+    return store

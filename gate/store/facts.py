@@ -1,0 +1,66 @@
+"""Assembling a decision's inputs from the records: recipient, licenses, inquiry, model facts.
+
+The proxy knows the file, the commit and the classifiers' facts; everything about the recipient
+and the operator's word on the model comes from here. Nothing is filled in by guess: an unknown
+headquarters or parent stays unknown and the decision asks.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from gate.core.values import ModelFacts, TransferRequest
+from gate.store import inquiries, licenses, models, recipients
+from gate.store.db import Store
+from gate.store.recipients import RecipientRecord
+
+
+def build_request(
+    store: Store,
+    *,
+    recipient: RecipientRecord | str,
+    repo_id: str,
+    commit: str | None,
+    revision: str | None,
+    file: str | None,
+    destination: str | None,
+    day: date,
+    model_facts: ModelFacts | None = None,
+) -> TransferRequest:
+    """The TransferRequest for one transfer, from the records (one read transaction).
+
+    `destination` None means the recipient's default destination (None when it has none, which
+    the decision treats as unknown). `model_facts` are the classifiers' facts for the commit;
+    designations and operator overrides are folded in here. Raises NotFoundError for an unknown
+    recipient and StoreError when the database fails.
+    """
+    recipient_id = recipient if isinstance(recipient, str) else recipient.id
+    base = model_facts or ModelFacts(repo_id=repo_id)
+    base = ModelFacts(
+        repo_id=repo_id,
+        revision=revision if revision is not None else base.revision,
+        commit=commit if commit is not None else base.commit,
+        designated=base.designated,
+        designation_reason=base.designation_reason,
+        published=base.published,
+        publication_evidence=base.publication_evidence,
+        training_compute=base.training_compute,
+        less_capable_than_published=base.less_capable_than_published,
+        declaration_id=base.declaration_id,
+    )
+    with store.read() as conn:
+        record = recipients.get_in(conn, recipient_id)
+        usable = licenses.usable_for(conn, record.id, day)
+        inquiry = inquiries.latest_for(conn, record.id, repo_id)
+        trained = models.trained_for_in(conn, repo_id, record.id)
+        facts = models.fold_in(conn, base)
+    return TransferRequest(
+        date=day,
+        model=facts,
+        recipient=record.to_core(),
+        destination=destination if destination is not None else record.default_destination,
+        file=file,
+        trained_on_operator_infrastructure=trained,
+        licenses=tuple(lic.to_core() for lic in usable),
+        inquiry=None if inquiry is None else inquiry.to_core(),
+    )

@@ -1,0 +1,214 @@
+"""BIS license records: number, recipient, models (or ECCN 4E091), destinations, validity.
+
+A license may cap the number of transfers it authorises; the count is of `allow` decisions in
+the audit chain that cite it, so the cap cannot drift from the record. A revoked or exhausted
+license is not handed to the decision at all.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from gate.core.canonical import canonical_json
+from gate.core.values import License
+from gate.errors import InputError, NotFoundError
+from gate.rules.countries import normalize_country
+from gate.store import audit, recipients
+from gate.store.db import Store
+from gate.store.schema import audit_entries
+from gate.store.schema import licenses as t
+
+ECCN = "4E091"
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseRecord:
+    number: str
+    recipient_id: str
+    models: tuple[str, ...]
+    destinations: tuple[str, ...]
+    valid_from: date | None
+    valid_until: date
+    conditions: str
+    max_transfers: int | None
+    created_at: datetime
+    revoked_at: datetime | None
+    revoke_reason: str | None
+    transfers: int = 0
+
+    def to_core(self) -> License:
+        return License(
+            self.number,
+            self.recipient_id,
+            self.models,
+            self.destinations,
+            self.valid_until,
+            self.valid_from,
+        )
+
+    @property
+    def exhausted(self) -> bool:
+        return self.max_transfers is not None and self.transfers >= self.max_transfers
+
+    def usable_on(self, day: date) -> bool:
+        """Valid on the day, not revoked, and under its cap."""
+        in_dates = (self.valid_from is None or self.valid_from <= day) and day <= self.valid_until
+        return in_dates and self.revoked_at is None and not self.exhausted
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "recipient_id": self.recipient_id,
+            "models": list(self.models),
+            "destinations": list(self.destinations),
+            "valid_from": self.valid_from,
+            "valid_until": self.valid_until,
+            "conditions": self.conditions,
+            "max_transfers": self.max_transfers,
+            "transfers": self.transfers,
+            "created_at": self.created_at,
+            "revoked_at": self.revoked_at,
+            "revoke_reason": self.revoke_reason,
+        }
+
+
+def _usage(conn: Connection, numbers: list[str]) -> dict[str, int]:
+    if not numbers:
+        return {}
+    rows = conn.execute(
+        select(audit_entries.c.license_used, func.count())
+        .where(
+            audit_entries.c.license_used.in_(numbers),
+            audit_entries.c.kind == "decision",
+            audit_entries.c.verdict == "allow",
+        )
+        .group_by(audit_entries.c.license_used)
+    ).all()
+    return {str(number): int(count) for number, count in rows}
+
+
+def _records(conn: Connection, rows: list[Any]) -> list[LicenseRecord]:
+    usage = _usage(conn, [r.number for r in rows])
+    return [
+        LicenseRecord(
+            r.number,
+            r.recipient_id,
+            tuple(json.loads(r.models)),
+            tuple(json.loads(r.destinations)),
+            r.valid_from,
+            r.valid_until,
+            r.conditions,
+            r.max_transfers,
+            r.created_at,
+            r.revoked_at,
+            r.revoke_reason,
+            usage.get(r.number, 0),
+        )
+        for r in rows
+    ]
+
+
+def add(
+    store: Store,
+    number: str,
+    *,
+    recipient_id: str,
+    models: list[str],
+    destinations: list[str],
+    valid_until: date,
+    valid_from: date | None = None,
+    conditions: str = "",
+    max_transfers: int | None = None,
+    actor: str,
+) -> LicenseRecord:
+    """Record a BIS license. `models` are repo ids, or "4E091" for every controlled model."""
+    number = number.strip()
+    if not number:
+        raise InputError("number", "must not be empty")
+    cleaned_models = [ECCN if m.strip().upper() == ECCN else m.strip() for m in models]
+    if not cleaned_models or not all(cleaned_models):
+        raise InputError("models", f"name at least one repository, or {ECCN}")
+    codes = list(dict.fromkeys(normalize_country(d, "destinations") for d in destinations))
+    if not codes:
+        raise InputError("destinations", "name at least one destination")
+    if valid_from is not None and valid_from > valid_until:
+        raise InputError("valid_from", "is after valid_until")
+    if max_transfers is not None and max_transfers < 1:
+        raise InputError("max_transfers", "must be at least 1")
+    with store.write() as conn:
+        recipients.get_in(conn, recipient_id)
+        if conn.execute(select(t.c.number).where(t.c.number == number)).first() is not None:
+            raise InputError("number", f"license {number!r} is already on record")
+        row = {
+            "number": number,
+            "recipient_id": recipient_id,
+            "models": canonical_json(cleaned_models).decode(),
+            "destinations": canonical_json(codes).decode(),
+            "valid_from": valid_from,
+            "valid_until": valid_until,
+            "conditions": conditions,
+            "max_transfers": max_transfers,
+            "created_at": store.now(),
+        }
+        conn.execute(insert(t), row)
+        record = _records(conn, [conn.execute(select(t).where(t.c.number == number)).one()])[0]
+        audit.append(
+            conn,
+            store,
+            "admin",
+            {"action": "license.add", "actor": actor, "license": record.to_dict()},
+            recipient_id=recipient_id,
+        )
+    return record
+
+
+def revoke(store: Store, number: str, *, reason: str, actor: str) -> LicenseRecord:
+    with store.write() as conn:
+        row = conn.execute(select(t).where(t.c.number == number)).first()
+        if row is None:
+            raise NotFoundError(f"unknown license {number!r}")
+        if row.revoked_at is not None:
+            raise InputError("number", f"license {number!r} is already revoked")
+        conn.execute(
+            update(t)
+            .where(t.c.number == number)
+            .values(revoked_at=store.now(), revoke_reason=reason)
+        )
+        record = _records(conn, [conn.execute(select(t).where(t.c.number == number)).one()])[0]
+        audit.append(
+            conn,
+            store,
+            "admin",
+            {"action": "license.revoke", "actor": actor, "number": number, "reason": reason},
+            recipient_id=row.recipient_id,
+        )
+    return record
+
+
+def get(store: Store, number: str) -> LicenseRecord:
+    with store.read() as conn:
+        row = conn.execute(select(t).where(t.c.number == number)).first()
+        if row is None:
+            raise NotFoundError(f"unknown license {number!r}")
+        return _records(conn, [row])[0]
+
+
+def list_all(store: Store, *, recipient_id: str | None = None) -> list[LicenseRecord]:
+    with store.read() as conn:
+        query = select(t).order_by(t.c.number)
+        if recipient_id is not None:
+            query = query.where(t.c.recipient_id == recipient_id)
+        return _records(conn, list(conn.execute(query).all()))
+
+
+def usable_for(conn: Connection, recipient_id: str, day: date) -> list[LicenseRecord]:
+    """The licenses a decision may consider for this recipient on this day."""
+    rows = conn.execute(
+        select(t).where(t.c.recipient_id == recipient_id, t.c.revoked_at.is_(None))
+    ).all()
+    return [r for r in _records(conn, list(rows)) if r.usable_on(day)]

@@ -1,0 +1,1 @@
+"""Alembic migrations of the records store (run by `gate.store.db.open_store`)."""
