@@ -1,0 +1,71 @@
+"""Checking one receipt against the file it should vouch for, for downloads and the cache alike."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from gate.crypto.receipts import ReceiptClaims, claims_from_statement, verify_receipt
+from gate.errors import GateError
+from plugins.hf_gate.errors import GateVerificationError
+
+
+def unverified_claims(envelope: Mapping[str, Any]) -> ReceiptClaims:
+    """What the receipt claims, BEFORE its signature is checked.
+
+    Only used to pick the time or the expected digest to verify against; every value that
+    matters is then compared with the claims `verify_receipt` returns, which are signed.
+    """
+    try:
+        payload = base64.b64decode(str(envelope.get("payload", "")), validate=True)
+        statement = json.loads(payload)
+    except (binascii.Error, ValueError) as exc:
+        raise GateVerificationError("malformed receipt: payload is not base64 JSON") from exc
+    if not isinstance(statement, dict):
+        raise GateVerificationError("malformed receipt: payload is not a JSON object")
+    try:
+        return claims_from_statement(statement)
+    except GateError as exc:
+        raise GateVerificationError(str(exc)) from exc
+
+
+def check_receipt(
+    envelope: Mapping[str, Any],
+    keys: Mapping[str, ec.EllipticCurvePublicKey],
+    *,
+    where: str,
+    repo_id: str,
+    commit: str,
+    path: str,
+    recipient_id: str,
+    now: datetime | None,
+    sha256: str | None = None,
+    size: int | None = None,
+) -> ReceiptClaims:
+    """Verify signature, repo, commit, path, recipient, expiry (and digest/size when given).
+
+    `now=None` checks the receipt as of its own issue time: a receipt vouches for a transfer
+    when it happened, so a file received in time stays verifiable after the receipt expires.
+    Raises GateVerificationError prefixed with `where` (what was being checked).
+    """
+    try:
+        claimed = unverified_claims(envelope)
+        return verify_receipt(
+            envelope,
+            keys,
+            repo_id=repo_id,
+            commit=commit,
+            path=path,
+            sha256=sha256 if sha256 is not None else claimed.sha256,
+            size=size if size is not None else claimed.size,
+            recipient_id=recipient_id,
+            now=now if now is not None else claimed.issued_at,
+        )
+    except GateError as exc:
+        raise GateVerificationError(f"{where}: receipt rejected: {exc}") from exc
