@@ -48,6 +48,17 @@ class Settings(BaseSettings):
     key_passphrase: SecretStr | None = Field(
         default=None, description="Passphrase of the signing key (never logged)."
     )
+    ruleset: Path | None = Field(
+        default=None, description="Ruleset TOML to decide under; default: the shipped one."
+    )
+    trusted_declarer_keys: list[Path] = Field(
+        default_factory=list,
+        description="PEM public keys whose signed compute declarations the gate trusts "
+        "(GATE_TRUSTED_DECLARER_KEYS as a JSON list of paths).",
+    )
+    receipt_ttl_hours: float = Field(
+        default=24.0, gt=0, description="How long a receipt vouches for a download."
+    )
 
     @property
     def effective_database_url(self) -> str:

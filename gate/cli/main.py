@@ -38,6 +38,9 @@ def _register() -> None:
     from gate.cli import keys_cmd
 
     keys_cmd.register(app)
+    from gate.cli import demo_cmd
+
+    demo_cmd.register(app)
 
 
 def run(argv: list[str]) -> int:

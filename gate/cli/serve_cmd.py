@@ -25,9 +25,8 @@ def serve(
     """Serve models to the unmodified huggingface_hub client, deciding every transfer."""
     import uvicorn
 
-    from gate.server.app import create_app
     from gate.server.metrics import configure_json_logging
-    from gate.server.serve import build_gatekeeper, build_source
+    from gate.server.serve import build_gate
 
     settings = load_serve_settings(
         config,
@@ -40,15 +39,14 @@ def serve(
             "mode": mode,
         },
     )
-    gatekeeper = build_gatekeeper(settings)
+    gate = build_gate(settings)
     configure_json_logging(settings.log_level)
-    app = create_app(
-        build_source(settings),
-        gatekeeper,
-        mode=settings.mode,
-        tree_page_size=settings.tree_page_size,
-    )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    try:
+        uvicorn.run(
+            gate.app, host=settings.host, port=settings.port, log_config=None, access_log=False
+        )
+    finally:
+        gate.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -17,9 +17,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from gate.errors import GateError, InputError
+from gate.errors import GateError, InputError, NotFoundError
 from gate.hub.source import ModelSource
 from gate.server import api, dialect
+from gate.server.classifying import ModelFactsProvider
 from gate.server.gatekeeper import Gatekeeper, Mode
 from gate.server.paths import parse_api, parse_resolve
 from gate.server.resolve import handle_resolve
@@ -33,12 +34,19 @@ def create_app(
     mode: Mode = "enforce",
     tree_page_size: int = 1000,
     close_source: bool = True,
+    facts: ModelFactsProvider | None = None,
+    jwks: dict[str, object] | None = None,
 ) -> FastAPI:
     """The gate's HTTP app. `mode="shadow"` decides and records but lets every byte through."""
     if mode not in ("enforce", "shadow"):
         raise InputError("mode", f"expected enforce or shadow, got {mode!r}")
     state = ServerState(
-        source=source, gatekeeper=gatekeeper, mode=mode, tree_page_size=tree_page_size
+        source=source,
+        gatekeeper=gatekeeper,
+        mode=mode,
+        tree_page_size=tree_page_size,
+        facts=facts,
+        public_keys=jwks,
     )
 
     @asynccontextmanager
@@ -86,6 +94,18 @@ def create_app(
     @app.api_route("/api/whoami-v2", methods=["GET"])
     async def whoami(request: Request) -> Response:
         return await api.whoami(request, state)
+
+    @app.get("/.well-known/gate-keys.json")
+    async def gate_keys() -> Response:
+        # Public keys only: anyone may check a receipt or a snapshot bundle with them.
+        if state.public_keys is None:
+            raise NotFoundError("this gate has no signing keys")
+        return JSONResponse(state.public_keys)
+
+    @app.get("/api/gate/receipts/{decision_id}")
+    async def receipt(decision_id: str, request: Request) -> Response:
+        caller = await state.authenticate(request)
+        return JSONResponse(await run_in_threadpool(gatekeeper.receipt, caller, decision_id))
 
     @app.post("/api/gate/inquiries/{inquiry_id}/answers")
     async def answer_inquiry(inquiry_id: str, request: Request) -> Response:

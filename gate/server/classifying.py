@@ -15,17 +15,26 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
+from starlette.concurrency import run_in_threadpool
 
 from gate.compute.assemble import TrainingInputs
-from gate.compute.classify import INDEX_FILE, Classification, classify_from_parts, shard_paths
+from gate.compute.classify import (
+    INDEX_FILE,
+    Classification,
+    classify_from_parts,
+    shard_paths,
+    to_model_facts,
+)
 from gate.compute.declaration import VerifiedDeclaration, read_unverified, verify_declaration
 from gate.core.ruleset import Ruleset
-from gate.errors import MetadataError, SignatureError
+from gate.core.values import ComputeInterval, ModelFacts
+from gate.errors import InputError, MetadataError, SignatureError
 from gate.hub.source import FileEntry, ModelSource, Resolved
 
 DECLARATION_FILE = "compute-declaration.json"
@@ -78,18 +87,57 @@ async def _header(
     return where, await _read(source, resolved, entry, 8 + length), entry.size
 
 
+def binding_problem(
+    found: VerifiedDeclaration,
+    resolved: Resolved,
+    files: Mapping[str, FileEntry],
+    is_parameters: Callable[[str], bool],
+) -> str | None:
+    """Why a declaration does not speak for this commit, or None when it does.
+
+    A declaration signed for one model must not clear another: it has to name this repository,
+    and either this commit or the sha256 of every parameter file in it. (A declaration shipped
+    inside the repository cannot name its own commit, so digests are the usual binding.)
+    """
+    model = found.declaration.model
+    if model.repo.casefold() != resolved.repo_id.casefold():
+        return f"it declares {model.repo!r}, not {resolved.repo_id!r}"
+    if model.commit is not None and model.commit == resolved.commit:
+        return None
+    digests = model.weight_digests or {}
+    if not digests:
+        return f"it names commit {model.commit}, not {resolved.commit}"
+    for path, digest in digests.items():
+        entry = files.get(path)
+        if entry is None or entry.sha256 != digest:
+            return f"its digest for {path!r} does not match this commit's file"
+    uncovered = sorted(p for p in files if is_parameters(p) and p not in digests)
+    if uncovered:
+        return f"it does not cover the parameter file {uncovered[0]!r}"
+    return None
+
+
 def _declaration(
-    text: str | None, trusted: Mapping[str, ec.EllipticCurvePublicKey], where: str
+    text: str | None,
+    trusted: Mapping[str, ec.EllipticCurvePublicKey],
+    where: str,
+    binds: Callable[[VerifiedDeclaration], str | None],
 ) -> tuple[VerifiedDeclaration | None, str | None]:
-    """The repository's declaration: verified when a trusted key signed it, else a claim."""
+    """The repository's declaration: verified when a trusted key signed it, else a claim;
+    ignored (with a warning) when it does not speak for this commit."""
     envelope = _json(text, where)
     if envelope is None:
         return None, None
+    warning = None
     try:
-        return verify_declaration(envelope, trusted, where), None
+        found = verify_declaration(envelope, trusted, where)
     except SignatureError as exc:
-        claim = read_unverified(envelope, where)
-        return claim, f"{where}: not signed by a trusted declarer key ({exc}); read as a claim"
+        found = read_unverified(envelope, where)
+        warning = f"{where}: not signed by a trusted declarer key ({exc}); read as a claim"
+    problem = binds(found)
+    if problem is not None:
+        return None, f"{where}: ignored, {problem}"
+    return found, warning
 
 
 async def classify_commit(
@@ -112,7 +160,10 @@ async def classify_commit(
     shards = shard_paths(list(files), index)
     headers = await asyncio.gather(*(_header(source, resolved, files[s]) for s in shards))
     declaration, warning = _declaration(
-        declaration_text, trusted_declarers, f"{where}/{DECLARATION_FILE}"
+        declaration_text,
+        trusted_declarers,
+        f"{where}/{DECLARATION_FILE}",
+        lambda found: binding_problem(found, resolved, files, ruleset.is_parameters),
     )
     classification = classify_from_parts(
         ruleset,
@@ -125,3 +176,67 @@ async def classify_commit(
     if warning is None:
         return classification
     return replace(classification, warnings=(*classification.warnings, warning))
+
+
+class ModelFactsProvider:
+    """Facts per (repo, commit): from memory, else the records store, else classified now.
+
+    A classification that fails on bad metadata leaves every fact unknown (so the decision holds,
+    never allows) and is not stored, so a fixed repository is classified again. Source failures
+    (UpstreamError) propagate: the request fails and no byte leaves.
+    """
+
+    def __init__(
+        self,
+        source: ModelSource,
+        ruleset: Ruleset,
+        *,
+        load: Callable[[str, str], ModelFacts | None],
+        save: Callable[[ModelFacts], None],
+        trusted_declarers: Mapping[str, ec.EllipticCurvePublicKey] | None = None,
+        max_entries: int = 4096,
+    ) -> None:
+        self.source = source
+        self.ruleset = ruleset
+        self.load = load
+        self.save = save
+        self.trusted_declarers = dict(trusted_declarers or {})
+        self.max_entries = max_entries
+        self._known: OrderedDict[tuple[str, str], ModelFacts] = OrderedDict()
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+
+    async def facts(self, resolved: Resolved) -> ModelFacts:
+        key = (resolved.repo_id, resolved.commit)
+        known = self._known.get(key)
+        if known is not None:
+            return known
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:  # one classification per commit, however many first requests
+            known = self._known.get(key)
+            if known is None:
+                known = await self._load_or_classify(resolved)
+                self._known[key] = known
+                if len(self._known) > self.max_entries:
+                    self._known.popitem(last=False)
+        self._locks.pop(key, None)
+        return known
+
+    async def _load_or_classify(self, resolved: Resolved) -> ModelFacts:
+        stored = await run_in_threadpool(self.load, resolved.repo_id, resolved.commit)
+        if stored is not None:
+            return stored
+        try:
+            found = await classify_commit(
+                self.source, resolved, self.ruleset, self.trusted_declarers
+            )
+        except (MetadataError, InputError, SignatureError) as exc:
+            return ModelFacts(
+                repo_id=resolved.repo_id,
+                revision=resolved.revision,
+                commit=resolved.commit,
+                publication_evidence=f"not classified: {exc}",
+                training_compute=ComputeInterval(method="unclassified", evidence=(str(exc),)),
+            )
+        facts = to_model_facts(found, resolved.repo_id, resolved.revision, resolved.commit)
+        await run_in_threadpool(self.save, facts)
+        return facts

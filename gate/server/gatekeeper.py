@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from gate.core.values import Decision, Verdict
+from gate.core.values import Decision, ModelFacts, Verdict
 
 Mode = Literal["enforce", "shadow"]
 
@@ -50,6 +50,8 @@ class TransferContext:
     method: str
     byte_range: tuple[int, int] | None
     shadow: bool = False
+    model_facts: ModelFacts | None = None
+    """What the classifier knows of (repo, commit); None: not classified (all unknown)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,11 @@ class Gatekeeper(Protocol):
         self, caller: Caller, inquiry_id: str, answers: Mapping[str, Any]
     ) -> dict[str, Any]:
         """The caller answers its open inquiry; returns the inquiry's new state as JSON."""
+        ...
+
+    def receipt(self, caller: Caller, decision_id: str) -> dict[str, Any]:
+        """The signed receipt (DSSE envelope) of a decision, only for the recipient it names;
+        NotFoundError otherwise, so a receipt's existence is not revealed to others."""
         ...
 
     def ready(self) -> None:

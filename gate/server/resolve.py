@@ -111,6 +111,8 @@ async def handle_resolve(request: Request, hub: HubPath, state: ServerState) -> 
     asked = request.headers.get("x-gate-destination")
     destination = normalize_country(asked, field="X-Gate-Destination") if asked else None
     is_parameters = state.gatekeeper.is_parameters(entry.path)
+    # Only parameter files need the model's facts; config and tokenizer are decided without.
+    facts = await state.facts.facts(resolved) if is_parameters and state.facts else None
     ctx = TransferContext(
         caller=caller,
         repo_id=resolved.repo_id,
@@ -125,6 +127,7 @@ async def handle_resolve(request: Request, hub: HubPath, state: ServerState) -> 
         method=method,
         byte_range=byte_range,
         shadow=state.mode == "shadow",
+        model_facts=facts,
     )
     answer = await run_in_threadpool(state.gatekeeper.check, ctx)
     state.metrics.decisions[answer.verdict.value] += 1

@@ -1,12 +1,30 @@
-"""Building and running the proxy from settings (what `gate serve` does)."""
+"""Building the proxy from settings: what `gate serve` (and `gate demo`) run.
+
+The pieces are put together in one place, each failing with a clear message before the server
+listens: the ruleset, the signing key (receipts and audit checkpoints), the records store, the
+trusted declarer keys, the model source. A gate that cannot record or sign does not start.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from gate.crypto.keys import KeyRing, Signer, load_public_keys
+from gate.errors import SignatureError
 from gate.hub.local import LocalStore
 from gate.hub.source import ModelSource
 from gate.hub.upstream import UpstreamSource
-from gate.server.gatekeeper import Gatekeeper
+from gate.rules.loader import resolve_ruleset
+from gate.server.app import create_app
+from gate.server.classifying import ModelFactsProvider
+from gate.server.records_gatekeeper import StoreGatekeeper
 from gate.server.settings import ServeSettings
+from gate.settings import Settings
+from gate.store import models
+from gate.store.db import CheckpointPolicy, Store, open_store
 
 
 def build_source(settings: ServeSettings) -> ModelSource:
@@ -18,16 +36,67 @@ def build_source(settings: ServeSettings) -> ModelSource:
     return UpstreamSource(settings.upstream, token)
 
 
-def build_gatekeeper(settings: ServeSettings) -> Gatekeeper:
-    """The store-backed gatekeeper over `settings.effective_database_url`.
+def load_signer(settings: Settings) -> tuple[KeyRing, Signer]:
+    """The gate's active signing key; a gate without one would hand out unverifiable weights."""
+    ring = KeyRing(settings.effective_key_dir)
+    if not ring.initialized:
+        raise SignatureError(
+            f"no signing key in {settings.effective_key_dir}: run `gate keys init` first"
+        )
+    secret = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
+    return ring, ring.active_signer(secret)
 
-    PENDING (lead): wire gate.store (credentials, model facts, decide, audit chain, inquiries)
-    behind the `Gatekeeper` protocol here. Until then `gate serve` refuses to start rather than
-    serve without records.
-    """
-    from gate.errors import StoreError
 
-    raise StoreError(
-        "the store-backed gatekeeper is not wired yet (gate.server.serve.build_gatekeeper); "
-        f"database {settings.effective_database_url!r} not opened"
+def open_records(settings: Settings, signer: Signer) -> Store:
+    return open_store(
+        settings.effective_database_url,
+        signer=signer,
+        checkpoints=CheckpointPolicy(
+            every=settings.audit_checkpoint_every, minutes=settings.audit_checkpoint_minutes
+        ),
+        sqlite_synchronous=settings.sqlite_synchronous,
     )
+
+
+@dataclass
+class Gate:
+    """A built gate: the app to serve and what it holds open."""
+
+    app: FastAPI
+    store: Store
+    gatekeeper: StoreGatekeeper
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def build_gate(settings: ServeSettings, source: ModelSource | None = None) -> Gate:
+    """The whole proxy over the records store named by the settings."""
+    ruleset = resolve_ruleset(settings.ruleset)
+    ring, signer = load_signer(settings)
+    trusted = load_public_keys(settings.trusted_declarer_keys)
+    source = source or build_source(settings)
+    store = open_records(settings, signer)
+    gatekeeper = StoreGatekeeper(
+        store,
+        ruleset,
+        signer=signer,
+        mode=settings.mode,
+        receipt_ttl=timedelta(hours=settings.receipt_ttl_hours),
+    )
+    facts = ModelFactsProvider(
+        source,
+        ruleset,
+        load=lambda repo_id, commit: models.get_classification(store, repo_id, commit),
+        save=lambda found: models.save_classification(store, found),
+        trusted_declarers=trusted,
+    )
+    app = create_app(
+        source,
+        gatekeeper,
+        mode=settings.mode,
+        tree_page_size=settings.tree_page_size,
+        facts=facts,
+        jwks=ring.jwks(),
+    )
+    return Gate(app, store, gatekeeper)

@@ -11,6 +11,7 @@ from starlette.requests import Request
 
 from gate.errors import AuthError
 from gate.hub.source import ModelSource
+from gate.server.classifying import ModelFactsProvider
 from gate.server.gatekeeper import Caller, Gatekeeper, Mode
 from gate.server.metrics import Metrics
 
@@ -23,6 +24,10 @@ class ServerState:
     gatekeeper: Gatekeeper
     mode: Mode = "enforce"
     tree_page_size: int = 1000
+    facts: ModelFactsProvider | None = None
+    """Classifies each commit once; None: the gatekeeper knows the facts itself (tests)."""
+    public_keys: dict[str, object] | None = None
+    """The JWK set served at /.well-known/gate-keys.json (None: no signing keys)."""
     metrics: Metrics = field(default_factory=Metrics)
     header_windows: OrderedDict[str, int] = field(default_factory=OrderedDict)
     """sha256 -> length of the safetensors header window (8 + N), 0 when not a valid header."""

@@ -61,12 +61,17 @@ class InquiryRecord:
             "status": self.status,
             "questions": [{"id": q, "label": _label(q), "text": _text(q)} for q in self.questions],
             "answers": dict(self.answers) if self.answers is not None else None,
-            "opened_at": self.opened_at,
-            "answered_at": self.answered_at,
+            "opened_at": _iso(self.opened_at),
+            "answered_at": _iso(self.answered_at),
             "reviewed_by": self.reviewed_by,
             "review_note": self.review_note,
-            "reviewed_at": self.reviewed_at,
+            "reviewed_at": _iso(self.reviewed_at),
         }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """JSON-ready times: the API and `--json` output share this dict."""
+    return None if moment is None else moment.isoformat()
 
 
 def _label(code: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -74,8 +75,12 @@ def record_decision(
     mode: Mode = "enforce",
     *,
     decision_id: str | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
     """Append the decision to the audit chain; StoreError if it cannot be recorded.
+
+    `extra` adds fields to the entry (the signed receipt, a note), under their own names;
+    it cannot replace the decision's own fields.
 
     `entry.payload["allowed"]` says whether bytes may flow (always in shadow mode);
     `entry.inquiry_id` names the inquiry a hold opened or reused.
@@ -98,6 +103,10 @@ def record_decision(
         "meta": meta.to_dict(),
         "inquiry_id": None,
     }
+    for key, value in (extra or {}).items():
+        if key in payload:
+            raise InputError(f"extra.{key}", "would replace a field of the decision record")
+        payload[key] = value
     columns = dict(
         ref=decision_id,
         recipient_id=recipient_id,

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import socket
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -20,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import uvicorn
 from safetensors.numpy import save
 
 from gate.core.decide import decide
@@ -36,11 +33,12 @@ from gate.core.values import (
     Verdict,
 )
 from gate.errors import AuthError, NotFoundError, StoreError
+from gate.hub.layout import write_snapshot
 from gate.hub.local import LocalStore, repo_folder
-from gate.hub.source import git_blob_oid
 from gate.hub.upstream import UpstreamSource
 from gate.rules.loader import load_default_ruleset
 from gate.server.app import create_app
+from gate.server.background import BackgroundServer
 from gate.server.gatekeeper import Caller, GateAnswer, TransferContext, answer_from_decision
 
 DAY = date(2026, 3, 2)
@@ -48,31 +46,8 @@ DAY = date(2026, 3, 2)
 # -- the local store --------------------------------------------------------------------------
 
 
-def add_repo(
-    root: Path,
-    repo_id: str,
-    files: Mapping[str, bytes],
-    *,
-    refs: tuple[str, ...] = ("main",),
-    commit: str | None = None,
-    lfs_min: int = 1000,
-) -> str:
-    """Lay `files` out in the Hugging Face cache layout under `root`; returns the commit."""
-    commit = commit or hashlib.sha1((repo_id + "".join(sorted(files))).encode()).hexdigest()
-    folder = root / repo_folder(repo_id)
-    (folder / "blobs").mkdir(parents=True, exist_ok=True)
-    for ref in refs:
-        (folder / "refs" / ref).parent.mkdir(parents=True, exist_ok=True)
-        (folder / "refs" / ref).write_text(commit)
-    for path, data in files.items():
-        lfs = len(data) >= lfs_min or path.endswith(".safetensors")
-        name = hashlib.sha256(data).hexdigest() if lfs else git_blob_oid(data)
-        (folder / "blobs" / name).write_bytes(data)
-        link = folder / "snapshots" / commit / path
-        link.parent.mkdir(parents=True, exist_ok=True)
-        depth = path.count("/") + 2
-        link.symlink_to(Path(*([".."] * depth), "blobs", name))
-    return commit
+# Kept under its old name: the plugin tests import it from here.
+add_repo = write_snapshot
 
 
 def safetensors_bytes(seed: int, n: int = 64) -> bytes:
@@ -196,6 +171,9 @@ class MemoryGatekeeper:
         record["answers"].update(answers)
         return {"id": inquiry_id, "status": record["status"], "answers": record["answers"]}
 
+    def receipt(self, caller: Caller, decision_id: str) -> dict[str, Any]:
+        raise NotFoundError(f"no receipt for decision {decision_id!r}")
+
     def ready(self) -> None:
         if self.store_down:
             raise StoreError("database unreachable")
@@ -231,35 +209,7 @@ def default_facts() -> dict[str, ModelFacts]:
 # -- running servers --------------------------------------------------------------------------
 
 
-class ServerThread:
-    """uvicorn on 127.0.0.1, a free port, in a background thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, log_level="critical", lifespan="on", timeout_graceful_shutdown=1
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
-        )
-
-    def __enter__(self) -> ServerThread:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("server did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+ServerThread = BackgroundServer
 
 
 @dataclass

@@ -1,0 +1,39 @@
+"""`gate demo`: the gate on its embedded default, end to end, in one command."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+
+def demo(
+    keep_running: bool = typer.Option(
+        False, "--keep-running", help="Serve the demo hub until interrupted instead of the table."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Machine output (with --keep-running: one JSON line, then serve)."
+    ),
+    workdir: Path | None = typer.Option(
+        None, "--workdir", help="Keep the demo's hub, keys and records here (default: temporary)."
+    ),
+) -> int:
+    """Build a small demo hub, run the proxy on loopback, download as each recipient with the
+    real huggingface_hub client, and print who got what, with verdict and basis.
+
+    Records go to GATE_DATABASE_URL when it is set (PostgreSQL, say), else to SQLite in the
+    demo's folder.
+    """
+    from gate.demo.run import run_demo
+
+    return run_demo(
+        keep_running=keep_running,
+        as_json=as_json,
+        workdir=workdir,
+        database_url=os.environ.get("GATE_DATABASE_URL") or None,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)

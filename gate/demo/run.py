@@ -1,0 +1,181 @@
+"""`gate demo`: build the demo world, start the proxy on loopback, download as each recipient.
+
+The downloads are made by the real, unmodified `huggingface_hub` client (`snapshot_download`)
+with each recipient's token, exactly as a platform's users would. The verdict and basis shown
+for each pair are read back from the audit chain, the gate's own record of what it decided.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from huggingface_hub import snapshot_download
+from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
+from huggingface_hub.utils import logging as hf_logging
+from huggingface_hub.utils.tqdm import disable_progress_bars
+
+from gate.demo.scenario import RECIPIENTS, DemoWorld, build_world, seed_records
+from gate.server.background import BackgroundServer
+from gate.server.serve import Gate, build_gate
+from gate.store import audit
+from gate.store.verify import verify_chain
+
+
+@dataclass(frozen=True)
+class DemoRow:
+    recipient: str
+    where: str
+    repo_id: str
+    verdict: str
+    basis: str
+    files: int
+    bytes_received: int
+    note: str
+
+
+def _received(folder: Path) -> tuple[int, int]:
+    # local_dir downloads keep the client's own bookkeeping under .cache/: not received bytes.
+    files = [p for p in folder.rglob("*") if p.is_file() and ".cache" not in p.parts]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def _last_parameter_decision(gate: Gate, recipient_id: str, repo_id: str) -> tuple[str, str]:
+    """The gate's recorded verdict for this recipient's last parameter-file request."""
+    found = ("-", "-")
+    for entry in audit.iter_entries(gate.store, kind="decision"):
+        payload = entry.payload
+        meta = payload.get("meta") or {}
+        if meta.get("recipient_id") != recipient_id or meta.get("repo_id") != repo_id:
+            continue
+        if gate.gatekeeper.is_parameters(meta.get("file") or ""):
+            decision = payload["decision"]
+            found = (decision["verdict"], decision["basis"])
+    return found
+
+
+def download_all(world: DemoWorld, gate: Gate, endpoint: str, cache: Path) -> list[DemoRow]:
+    # The table says what happened; the client's progress bars and per-file warnings would
+    # bury it (the refusal reasons are in the table's basis and in the audit chain).
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    disable_progress_bars()
+    rows = []
+    for recipient in RECIPIENTS:
+        rid = world.recipient_ids[recipient.key]
+        parent = recipient.parent if isinstance(recipient.parent, str) else recipient.parent[1]
+        where = f"{recipient.headquarters}/{parent}->{recipient.destination}"
+        for model in world.models:
+            target = cache / recipient.key / model.repo_id.replace("/", "--")
+            note = "downloaded"
+            try:
+                snapshot_download(
+                    model.repo_id,
+                    endpoint=endpoint,
+                    token=world.tokens[recipient.key],
+                    local_dir=target,
+                )
+            except GatedRepoError:
+                note = "refused (GatedRepoError)"
+            except HfHubHTTPError as exc:
+                note = f"error {exc.response.status_code if exc.response is not None else ''}"
+            files, size = _received(target) if target.exists() else (0, 0)
+            verdict, basis = _last_parameter_decision(gate, rid, model.repo_id)
+            rows.append(
+                DemoRow(recipient.name, where, model.repo_id, verdict, basis, files, size, note)
+            )
+    return rows
+
+
+def render(rows: list[DemoRow], endpoint: str, intact: bool, entries: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    colours = {"allow": "green", "deny": "red", "hold": "magenta", "license_required": "yellow"}
+    table = Table(title=f"Weight Gate demo: the real huggingface_hub client through {endpoint}")
+    for column in ("recipient (hq/parent->dest)", "model", "verdict", "basis", "bytes received"):
+        table.add_column(column, justify="right" if column.startswith("bytes") else "left")
+    for row in rows:
+        colour = colours.get(row.verdict, "white")
+        table.add_row(
+            f"{row.recipient} ({row.where})",
+            row.repo_id,
+            f"[{colour}]{row.verdict}[/]",
+            row.basis,
+            f"{row.bytes_received:,}",
+        )
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 132)
+    console.print(table)
+    state = "intact" if intact else "BROKEN"
+    console.print(
+        f"Audit chain: {entries} entries, {state}. Refused transfers received only "
+        "the files that are not parameters (cards, configs, tokenizers)."
+    )
+
+
+def run_demo(
+    *,
+    keep_running: bool,
+    as_json: bool,
+    workdir: Path | None,
+    database_url: str | None,
+    wait: Callable[[], None] | None = None,
+) -> int:
+    """Run the demo; returns the exit code (0 when the table came out as designed)."""
+    own_dir = workdir is None
+    root = Path(tempfile.mkdtemp(prefix="gate-demo-")) if workdir is None else workdir
+    try:
+        world = build_world(root, database_url)
+        gate = build_gate(world.settings)
+        try:
+            seed_records(world, gate.store)
+            with BackgroundServer(gate.app) as server:
+                if keep_running:
+                    _serve_until_interrupted(world, server.url, as_json, wait)
+                    return 0
+                rows = download_all(world, gate, server.url, root / "downloads")
+            report = verify_chain(gate.store)
+            if as_json:
+                print(
+                    json.dumps(
+                        {
+                            "endpoint": server.url,
+                            "rows": [r.__dict__ for r in rows],
+                            "audit": {"intact": report.ok, "entries": report.entries},
+                        }
+                    )
+                )
+            else:
+                render(rows, server.url, report.ok, report.entries)
+            return 0 if report.ok else 1
+        finally:
+            gate.close()
+    finally:
+        if own_dir and not keep_running:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _serve_until_interrupted(
+    world: DemoWorld, endpoint: str, as_json: bool, wait: Callable[[], None] | None
+) -> None:
+    recipients = world.recipients_json()
+    first = {"endpoint": endpoint, "recipients": recipients, "models": world.models_json()}
+    if as_json:
+        print(json.dumps(first), flush=True)
+    else:
+        print(f"Weight Gate demo serving at {endpoint} (Ctrl-C stops it)", flush=True)
+        for r in recipients:
+            print(
+                f"  HF_ENDPOINT={endpoint} HF_TOKEN={r['token']} hf download "
+                f"acme/frontier-x   # as {r['name']}",
+                flush=True,
+            )
+    try:
+        (wait or threading.Event().wait)()
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
