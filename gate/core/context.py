@@ -58,32 +58,25 @@ class DecisionContext:
         return max(known, key=GROUP_SEVERITY.__getitem__)
 
     def facts(self, controlled: bool | None) -> dict[str, Any]:
-        """What the decision rested on, as the rule sees it (the request itself is recorded
-        beside the decision; these are the conclusions drawn from it)."""
-        request = self.request
-        model = request.model
-        recipient = request.recipient
+        """The facts as the rule weighs them: the model's status and the parties' groups.
+
+        The request itself (date, file, recipient, licenses, inquiry) is recorded beside the
+        decision in the audit chain; these are what the procedure concluded from it.
+        """
+        model = self.request.model
         tc = model.training_compute
         return {
-            "date": request.date.isoformat(),
-            "file": request.file,
-            "repo_id": model.repo_id,
-            "commit": model.commit,
+            "controlled": controlled,
             "designated": model.designated,
             "published": model.published,
-            "training_compute": [tc.low, tc.high],
-            "training_compute_method": tc.method,
+            "training_compute": (tc.low, tc.high),
             "threshold": self.ruleset.threshold_operations,
-            "controlled": controlled,
-            "recipient": recipient.id or recipient.name,
-            "headquarters": recipient.headquarters,
+            "headquarters": self.request.recipient.headquarters,
             "headquarters_group": self.hq_group,
             "ultimate_parent_headquarters": self.parent_hq,
             "ultimate_parent_group": self.parent_group,
             "destinations": self.destinations,
             "destination_groups": self.groups,
-            "trained_on_operator_infrastructure": request.trained_on_operator_infrastructure,
-            "inquiry": None if request.inquiry is None else request.inquiry.status,
         }
 
 

@@ -62,9 +62,10 @@ def _interval_text(tc: ComputeInterval) -> str:
     return f"[{_ops(tc.low)}, {_ops(tc.high)}] operations ({tc.method})"
 
 
-def _undetermined(request: TransferRequest, threshold: float) -> str:
+def _undetermined(request: TransferRequest, ruleset: Ruleset) -> str:
     return (
-        f"training compute {_interval(request)} reaches the {threshold:.3g} threshold but is not "
+        f"training compute {_interval(request)} reaches the {ruleset.threshold_text} threshold "
+        "but is not "
         "wholly at or above it; a compute declaration would settle it"
     )
 
@@ -72,14 +73,15 @@ def _undetermined(request: TransferRequest, threshold: float) -> str:
 class _Outcome:
     """Collects the reasons of one decision and turns them into the Decision value."""
 
-    __slots__ = ("ctx", "reasons")
+    __slots__ = ("citations", "ctx", "reasons")
 
     def __init__(self, ctx: DecisionContext) -> None:
         self.ctx = ctx
+        self.citations = ctx.ruleset.citations
         self.reasons: list[Reason] = []
 
     def because(self, code: str, text: str, provision: str) -> _Outcome:
-        self.reasons.append(Reason(code, text, self.ctx.ruleset.cite(provision)))
+        self.reasons.append(Reason(code, text, self.citations[provision]))
         return self
 
     def gives(
@@ -100,7 +102,7 @@ class _Outcome:
             ruleset_sha256=ruleset.sha256,
             facts=self.ctx.facts(controlled),
             license_used=license_used,
-            questions=tuple(q.value for q in questions),
+            questions=tuple([q.value for q in questions]) if questions else (),
         )
 
 
@@ -147,7 +149,7 @@ def decide(request: TransferRequest, ruleset: Ruleset) -> Decision:
     if compute.wholly_below(threshold):
         return out.because(
             "below_threshold",
-            f"training compute {_interval(request)} is wholly below {threshold:.3g}",
+            f"training compute {_interval(request)} is wholly below {ruleset.threshold_text}",
             "eccn_4e091",
         ).gives(_ALLOW, _B_BELOW_THRESHOLD, controlled=False)
     frontier = ruleset.published_frontier_operations
@@ -173,11 +175,11 @@ def decide(request: TransferRequest, ruleset: Ruleset) -> Decision:
         )
         if not compute_settled:
             questions.append(Question.TRAINING_COMPUTE)
-            out.because("compute_undetermined", _undetermined(request, threshold), "eccn_4e091")
+            out.because("compute_undetermined", _undetermined(request, ruleset), "eccn_4e091")
         return out.gives(_HOLD, _B_PUBLICATION_UNKNOWN, controlled=None, questions=questions)
     if not compute_settled:
         return out.because(
-            "compute_undetermined", _undetermined(request, threshold), "eccn_4e091"
+            "compute_undetermined", _undetermined(request, ruleset), "eccn_4e091"
         ).gives(
             _HOLD,
             _B_COMPUTE_UNDETERMINED,
@@ -187,7 +189,7 @@ def decide(request: TransferRequest, ruleset: Ruleset) -> Decision:
     out.because(
         "controlled",
         f"{model.repo_id} is not published and its training compute {_interval(request)} is at "
-        f"or above {threshold:.3g}",
+        f"or above {ruleset.threshold_text}",
         "eccn_4e091",
     )
     return _decide_controlled(ctx, out)

@@ -90,6 +90,11 @@ class Ruleset:
     open_licenses: tuple[OpenLicense, ...] = ()
     compute: ComputeRules = field(default_factory=lambda: ComputeRules(1e14, "", 10.0, 0.2))
 
+    @cached_property
+    def threshold_text(self) -> str:
+        """The threshold as reasons print it ("1e+26"), formatted once."""
+        return f"{self.threshold_operations:.3g}"
+
     def in_force_on(self, day: date) -> bool:
         return self.compliance <= day and (
             self.in_force_until is None or day <= self.in_force_until
@@ -103,7 +108,12 @@ class Ruleset:
         return Group.OTHER
 
     def cite(self, key: str) -> str:
-        return self.provisions[key].citation
+        return self.citations[key]
+
+    @cached_property
+    def citations(self) -> dict[str, str]:
+        """Provision key -> citation, looked up once per reason on every decision."""
+        return {key: provision.citation for key, provision in self.provisions.items()}
 
     @cached_property
     def _parameter_regex(self) -> re.Pattern[str]:
@@ -137,6 +147,8 @@ class Ruleset:
         return self._parameter_regex.match(name) is not None
 
     def designation_for(self, repo_id: str) -> Designation | None:
+        if not self.designated:
+            return None
         key = repo_id.casefold()
         for designation in self.designated:
             if designation.repo_id.casefold() == key:
