@@ -15,8 +15,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gate.errors import InputError
-from gate.hub.source import FileEntry
+from gate.hub.source import FileEntry, Resolved
 from gate.server import dialect
+from gate.server.gatekeeper import Caller
 from gate.server.paths import HubPath
 from gate.server.state import ServerState
 
@@ -41,11 +42,23 @@ def _folder(path: str, files: list[FileEntry]) -> dict[str, Any]:
     return {"type": "directory", "path": path, "oid": digest.hexdigest(), "size": 0}
 
 
+async def _listing(
+    request: Request, state: ServerState, caller: Caller, resolved: Resolved
+) -> list[FileEntry]:
+    """The commit's files as this caller sees them: with its snapshot bundle, when signing."""
+    files = await state.source.list_files(resolved.repo_id, resolved.commit)
+    if state.sidecars is None:
+        return files
+    client = request.client.host if request.client else None
+    sidecar = await state.sidecars.entry(caller, resolved, client)
+    return sorted([*(f for f in files if f.path != sidecar.path), sidecar], key=lambda f: f.path)
+
+
 async def model_info(request: Request, hub: HubPath, state: ServerState) -> Response:
     """`/api/models/{repo}` and `/api/models/{repo}/revision/{rev}`: needs `id` and `sha`."""
-    await state.authenticate(request)
+    caller = await state.authenticate(request)
     resolved = await state.source.resolve(hub.repo_id, hub.revision or "main")
-    files = await state.source.list_files(resolved.repo_id, resolved.commit)
+    files = await _listing(request, state, caller, resolved)
     author = resolved.repo_id.split("/")[0] if "/" in resolved.repo_id else None
     body = {
         "_id": resolved.repo_id,
@@ -85,9 +98,9 @@ def _tree_entries(files: list[FileEntry], base: str, recursive: bool) -> list[di
 
 async def tree(request: Request, hub: HubPath, state: ServerState) -> Response:
     """`/api/models/{repo}/tree/{rev}[/{path}]`, paginated with a `Link: rel="next"` cursor."""
-    await state.authenticate(request)
+    caller = await state.authenticate(request)
     resolved = await state.source.resolve(hub.repo_id, hub.revision or "main")
-    files = await state.source.list_files(resolved.repo_id, resolved.commit)
+    files = await _listing(request, state, caller, resolved)
     recursive = request.query_params.get("recursive", "false").lower() in ("true", "1")
     items = _tree_entries(files, hub.path, recursive)
     if hub.path and not items:
@@ -106,9 +119,9 @@ async def tree(request: Request, hub: HubPath, state: ServerState) -> Response:
 
 async def paths_info(request: Request, hub: HubPath, state: ServerState) -> Response:
     """`POST /api/models/{repo}/paths-info/{rev}` with form fields `paths` (repeated)."""
-    await state.authenticate(request)
+    caller = await state.authenticate(request)
     resolved = await state.source.resolve(hub.repo_id, hub.revision or "main")
-    files = await state.source.list_files(resolved.repo_id, resolved.commit)
+    files = await _listing(request, state, caller, resolved)
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     by_path = {e.path: e for e in files}
     out: list[dict[str, Any]] = []

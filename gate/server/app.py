@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
+from gate.crypto.keys import Signer
 from gate.errors import GateError, InputError, NotFoundError
 from gate.hub.source import ModelSource
 from gate.server import api, dialect
@@ -24,6 +25,7 @@ from gate.server.classifying import ModelFactsProvider
 from gate.server.gatekeeper import Gatekeeper, Mode
 from gate.server.paths import parse_api, parse_resolve
 from gate.server.resolve import handle_resolve
+from gate.server.snapshot import Sidecars
 from gate.server.state import ServerState
 
 
@@ -36,6 +38,7 @@ def create_app(
     close_source: bool = True,
     facts: ModelFactsProvider | None = None,
     jwks: dict[str, object] | None = None,
+    signer: Signer | None = None,
 ) -> FastAPI:
     """The gate's HTTP app. `mode="shadow"` decides and records but lets every byte through."""
     if mode not in ("enforce", "shadow"):
@@ -47,6 +50,7 @@ def create_app(
         tree_page_size=tree_page_size,
         facts=facts,
         public_keys=jwks,
+        sidecars=None if signer is None else Sidecars(source, gatekeeper, signer, facts),
     )
 
     @asynccontextmanager

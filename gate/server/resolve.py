@@ -24,11 +24,12 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from gate.errors import GateError
-from gate.hub.source import FileEntry, Resolved
+from gate.hub.source import FileEntry, Resolved, git_blob_oid
 from gate.rules.countries import normalize_country
 from gate.server import dialect
-from gate.server.gatekeeper import GateAnswer, TransferContext
+from gate.server.gatekeeper import Caller, GateAnswer, TransferContext
 from gate.server.paths import HubPath, parse_range
+from gate.server.snapshot import SIDECAR_PATH
 from gate.server.state import ServerState, log
 from gate.server.streaming import DigestMismatch, Failure, plain_body, verified_body
 
@@ -105,6 +106,8 @@ async def handle_resolve(request: Request, hub: HubPath, state: ServerState) -> 
     caller = await state.authenticate(request)
     assert hub.revision is not None
     resolved = await state.source.resolve(hub.repo_id, hub.revision)
+    if hub.path == SIDECAR_PATH and state.sidecars is not None:
+        return await _sidecar(request, state, caller, resolved)
     entry = await state.source.file(resolved.repo_id, resolved.commit, hub.path)
     assert entry.sha256 is not None, "ModelSource.file always knows the sha256"
     byte_range = parse_range(request.headers.get("range"), entry.size)
@@ -190,6 +193,29 @@ async def _respond(
         headers["Content-Length"] = str(entry.size)
         return StreamingResponse(body, 200, headers, media_type="application/octet-stream")
     return _partial(state, resolved, entry, answer, byte_range, verify=byte_range[1] == entry.size)
+
+
+async def _sidecar(
+    request: Request, state: ServerState, caller: Caller, resolved: Resolved
+) -> Response:
+    """The caller's snapshot bundle: the gate's own document, no parameter in it."""
+    assert state.sidecars is not None
+    client = request.client.host if request.client else None
+    data = await state.sidecars.content(caller, resolved, client)
+    headers = {
+        "X-Repo-Commit": resolved.commit,
+        "ETag": f'"{git_blob_oid(data)}"',
+        "Content-Length": str(len(data)),
+    }
+    if request.method == "HEAD":
+        return Response(status_code=200, headers=headers, media_type="application/json")
+    byte_range = parse_range(request.headers.get("range"), len(data))
+    if byte_range is None:
+        return Response(data, 200, headers, media_type="application/json")
+    start, stop = byte_range
+    headers["Content-Range"] = f"bytes {start}-{stop - 1}/{len(data)}"
+    headers["Content-Length"] = str(stop - start)
+    return Response(data[start:stop], 206, headers, media_type="application/json")
 
 
 def _refused_head(entry: FileEntry, resolved: Resolved, answer: GateAnswer) -> Response:

@@ -98,5 +98,6 @@ def build_gate(settings: ServeSettings, source: ModelSource | None = None) -> Ga
         tree_page_size=settings.tree_page_size,
         facts=facts,
         jwks=ring.jwks(),
+        signer=signer,
     )
     return Gate(app, store, gatekeeper)

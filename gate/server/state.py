@@ -14,6 +14,7 @@ from gate.hub.source import ModelSource
 from gate.server.classifying import ModelFactsProvider
 from gate.server.gatekeeper import Caller, Gatekeeper, Mode
 from gate.server.metrics import Metrics
+from gate.server.snapshot import Sidecars
 
 log = logging.getLogger("gate.server")
 
@@ -26,6 +27,8 @@ class ServerState:
     tree_page_size: int = 1000
     facts: ModelFactsProvider | None = None
     """Classifies each commit once; None: the gatekeeper knows the facts itself (tests)."""
+    sidecars: Sidecars | None = None
+    """Per-recipient snapshot bundles (None: no signing key, no sidecar)."""
     public_keys: dict[str, object] | None = None
     """The JWK set served at /.well-known/gate-keys.json (None: no signing keys)."""
     metrics: Metrics = field(default_factory=Metrics)

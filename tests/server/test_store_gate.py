@@ -9,17 +9,20 @@ from __future__ import annotations
 import base64
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from huggingface_hub import hf_hub_download
+from huggingface_hub import hf_hub_download, snapshot_download
 from huggingface_hub.errors import GatedRepoError
 
-from gate.crypto.keys import public_keys_from_jwks
+from gate.crypto.keys import KeyRing, public_keys_from_jwks
 from gate.crypto.receipts import decode_receipt_header, verify_receipt
+from gate.crypto.snapshot_bundle import SIDECAR_PATH
 from gate.demo.run import download_all
 from gate.demo.scenario import RECIPIENTS, DemoWorld, build_world, seed_records
 from gate.server.background import BackgroundServer
@@ -251,3 +254,81 @@ def test_receipt_header_is_base64url_json(running: Running) -> None:
     raw = response.headers["X-Gate-Receipt"]
     decoded = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
     assert decoded["payloadType"] == "application/vnd.in-toto+json"
+
+
+def _model_signing_verify(folder: Path, public_pem: Path) -> subprocess.CompletedProcess[str]:
+    """The stock OpenSSF tool, as a third party would run it on a downloaded snapshot."""
+    tool = Path(sys.executable).with_name("model_signing")
+    return subprocess.run(
+        [
+            str(tool),
+            "verify",
+            "key",
+            "--signature",
+            str(folder / SIDECAR_PATH),
+            "--public_key",
+            str(public_pem),
+            "--allow_symlinks",
+            str(folder),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_snapshot_verifies_with_the_stock_model_signing_tool(
+    running: Running, tmp_path: Path
+) -> None:
+    folder = Path(
+        snapshot_download(
+            FRONTIER,
+            endpoint=running.url,
+            token=running.world.tokens["nordic"],
+            cache_dir=tmp_path / "c",
+        )
+    )
+    assert (folder / SIDECAR_PATH).is_file()
+    public_pem = tmp_path / "gate.pub.pem"
+    public_pem.write_text(KeyRing(running.world.settings.effective_key_dir).export_public_pem())
+    ok = _model_signing_verify(folder, public_pem)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    # The bundle names the recipient and the decisions that allowed each file.
+    bundle = json.loads((folder / SIDECAR_PATH).read_text())
+    statement = json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+    vouched = statement["predicate"]["weight_gate"]
+    assert vouched["recipient_id"] == running.world.recipient_ids["nordic"]
+    assert set(vouched["decision_ids"]) == set(running.files(FRONTIER))
+    # One byte changed in a downloaded weight: the stock tool refuses the folder.
+    blob = (folder / SHARD).resolve()
+    data = bytearray(blob.read_bytes())
+    data[-1] ^= 0x01
+    blob.write_bytes(bytes(data))
+    bad = _model_signing_verify(folder, public_pem)
+    assert bad.returncode != 0 and "Hash mismatch" in bad.stdout + bad.stderr
+
+
+def test_each_recipient_gets_its_own_bundle(running: Running) -> None:
+    def sidecar(key: str) -> httpx.Response:
+        return httpx.get(
+            f"{running.url}/{FRONTIER}/resolve/main/{SIDECAR_PATH}", headers=running.headers(key)
+        )
+
+    nordic, example, shenzhen = sidecar("nordic"), sidecar("example"), sidecar("shenzhen")
+    assert nordic.content == sidecar("nordic").content  # stable between HEAD/GET and repeats
+    assert nordic.content != example.content
+    head = httpx.head(
+        f"{running.url}/{FRONTIER}/resolve/main/{SIDECAR_PATH}", headers=running.headers("nordic")
+    )
+    assert int(head.headers["Content-Length"]) == len(nordic.content)
+    # Refused weights are not vouched for: only the files Shenzhen may have are listed.
+    statement = json.loads(base64.b64decode(shenzhen.json()["dsseEnvelope"]["payload"]))
+    names = {r["name"] for r in statement["predicate"]["resources"]}
+    assert SHARD not in names and "config.json" in names
+    tree = httpx.get(
+        f"{running.url}/api/models/{FRONTIER}/tree/main?recursive=true",
+        headers=running.headers("nordic"),
+    ).json()
+    listed = {e["path"]: e for e in tree}
+    assert listed[SIDECAR_PATH]["size"] == len(nordic.content)

@@ -1,0 +1,119 @@
+"""The snapshot sidecar: an OpenSSF model-signing bundle per recipient, listed in the tree.
+
+For a recipient and a commit, the gate decides every file (each decision recorded like any
+other), and signs a model-signing bundle over the sha256 of the files it allowed, with the
+recipient and decision ids inside. The bundle is listed in the tree as `weight-gate.sig`, so
+`snapshot_download` fetches it beside the weights, and anyone can check the folder with the
+stock `model_signing verify key` and the gate's public key. Digests are the ones the source
+already knows: nothing is re-hashed.
+
+The client asks for the file's size with a HEAD and then checks the GET against it, so the bytes
+must not change between the two: a bundle is built once per (recipient, commit) and kept for
+`ttl_seconds` in this process. Replicas each build their own; put a recipient's requests on one
+replica (sticky sessions) when serving snapshots through several.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+
+from gate.core.values import Verdict
+from gate.crypto.keys import Signer
+from gate.crypto.snapshot_bundle import SIDECAR_PATH, build_snapshot_bundle, encode_bundle
+from gate.hub.source import FileEntry, ModelSource, Resolved, git_blob_oid
+from gate.server.classifying import ModelFactsProvider
+from gate.server.gatekeeper import Caller, Gatekeeper, TransferContext
+
+__all__ = ["SIDECAR_PATH", "Sidecars"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Built:
+    data: bytes
+    at: float
+
+
+class Sidecars:
+    """Builds and keeps the per-recipient snapshot bundles of one server process."""
+
+    def __init__(
+        self,
+        source: ModelSource,
+        gatekeeper: Gatekeeper,
+        signer: Signer,
+        facts: ModelFactsProvider | None,
+        *,
+        ttl_seconds: float = 3600.0,
+        max_entries: int = 1024,
+    ) -> None:
+        self.source = source
+        self.gatekeeper = gatekeeper
+        self.signer = signer
+        self.facts = facts
+        self.ttl_seconds = ttl_seconds
+        self.max_entries = max_entries
+        self._built: OrderedDict[tuple[str, str, str], _Built] = OrderedDict()
+
+    async def entry(self, caller: Caller, resolved: Resolved, client: str | None) -> FileEntry:
+        """The sidecar as a file of the commit (non-LFS, like any small text file)."""
+        data = await self.content(caller, resolved, client)
+        return FileEntry(SIDECAR_PATH, len(data), None, git_blob_oid(data), lfs=False)
+
+    async def content(self, caller: Caller, resolved: Resolved, client: str | None) -> bytes:
+        key = (caller.recipient_id, resolved.repo_id, resolved.commit)
+        built = self._built.get(key)
+        if built is not None and time.monotonic() - built.at < self.ttl_seconds:
+            return built.data
+        data = await self._build(caller, resolved, client)
+        self._built[key] = _Built(data, time.monotonic())
+        self._built.move_to_end(key)
+        while len(self._built) > self.max_entries:
+            self._built.popitem(last=False)
+        return data
+
+    async def _build(self, caller: Caller, resolved: Resolved, client: str | None) -> bytes:
+        files = await self.source.list_files(resolved.repo_id, resolved.commit)
+        digests: dict[str, str] = {}
+        decision_ids: dict[str, str] = {}
+        for entry in files:
+            if entry.path == SIDECAR_PATH:
+                continue  # a repository's own file of that name is shadowed by the gate's
+            found = await self.source.file(resolved.repo_id, resolved.commit, entry.path)
+            assert found.sha256 is not None, "ModelSource.file always knows the sha256"
+            is_parameters = self.gatekeeper.is_parameters(found.path)
+            model_facts = None
+            if is_parameters and self.facts is not None:
+                model_facts = await self.facts.facts(resolved)
+            ctx = TransferContext(
+                caller=caller,
+                repo_id=resolved.repo_id,
+                revision=resolved.revision,
+                commit=resolved.commit,
+                path=found.path,
+                size=found.size,
+                sha256=found.sha256,
+                is_parameters=is_parameters,
+                destination=None,
+                client=client,
+                method="SNAPSHOT",
+                byte_range=None,
+                model_facts=model_facts,
+            )
+            answer = await run_in_threadpool(self.gatekeeper.check, ctx)
+            # Vouch only for what the decision allowed (a shadow-mode pass is not allowed).
+            if answer.verdict is Verdict.ALLOW:
+                digests[found.path] = found.sha256
+                decision_ids[found.path] = answer.decision_id
+        bundle = build_snapshot_bundle(
+            digests,
+            self.signer,
+            recipient_id=caller.recipient_id,
+            decision_ids=decision_ids,
+            repo_id=resolved.repo_id,
+            commit=resolved.commit,
+        )
+        return encode_bundle(bundle)
