@@ -19,10 +19,11 @@ def demo(
         None, "--workdir", help="Keep the demo's hub, keys and records here (default: temporary)."
     ),
 ) -> int:
-    """Build a small demo hub, run the proxy on loopback, download as each recipient with the
-    real huggingface_hub client, and print who got what, with verdict and basis.
+    """Run the gate end to end on a demo hub and show who got which weights, and why.
 
-    Records go to GATE_DATABASE_URL when it is set (PostgreSQL, say), else to SQLite in the
+    Builds a small hub of tiny real models, runs the proxy on loopback, downloads every model
+    as every demo recipient with the real huggingface_hub client, and prints verdict, basis and
+    bytes received. Records go to GATE_DATABASE_URL when it is set (PostgreSQL, say), else to SQLite in the
     demo's folder.
     """
     from gate.demo.run import run_demo

@@ -25,22 +25,27 @@ app = typer.Typer(
 
 def _register() -> None:
     # Each area keeps its commands in its own module; they register here, in one list.
-    from gate.cli import decide_cmd, rules_cmd
+    # Imported here, not at the top, so `gate --help` does not load the server or the store.
+    from gate.cli import (
+        decide_cmd,
+        demo_cmd,
+        estimate_cmd,
+        keys_cmd,
+        records_cmd,
+        rules_cmd,
+        serve_cmd,
+    )
 
-    rules_cmd.register(app)
-    decide_cmd.register(app)
-    # -- more command modules register below (one line each) --
-    __import__("gate.cli.serve_cmd", fromlist=["register"]).register(app)
-    __import__("gate.cli.records_cmd", fromlist=["register"]).register(app)
-    from gate.cli import estimate_cmd
-
-    estimate_cmd.register(app)
-    from gate.cli import keys_cmd
-
-    keys_cmd.register(app)
-    from gate.cli import demo_cmd
-
-    demo_cmd.register(app)
+    for module in (
+        decide_cmd,
+        rules_cmd,
+        demo_cmd,
+        serve_cmd,
+        records_cmd,
+        estimate_cmd,
+        keys_cmd,
+    ):
+        module.register(app)
 
 
 def run(argv: list[str]) -> int:

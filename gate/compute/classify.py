@@ -90,7 +90,8 @@ def shard_paths(paths: Sequence[str], index: Mapping[str, Any] | None) -> list[s
     return sorted(p for p in paths if p.endswith(".safetensors") and "/" not in p)
 
 
-def _json(text: str | None, source: str) -> dict[str, Any] | None:
+def json_object(text: str | None, source: str) -> dict[str, Any] | None:
+    """The JSON object in `text` (None stays None); MetadataError naming `source` otherwise."""
     if text is None:
         return None
     try:
@@ -200,8 +201,8 @@ def classify_local(
         )
     if not path.is_dir():
         raise InputError("source", f"{path} is neither a file nor a folder")
-    config = _json(_read_text(path / "config.json"), str(path / "config.json"))
-    index = _json(_read_text(path / INDEX_FILE), str(path / INDEX_FILE))
+    config = json_object(_read_text(path / "config.json"), str(path / "config.json"))
+    index = json_object(_read_text(path / INDEX_FILE), str(path / INDEX_FILE))
     present = [p.name for p in path.iterdir() if p.is_file()]
     shards = shard_paths(present, index)
     return classify_from_parts(
@@ -232,11 +233,11 @@ def classify_remote(
         info = reader.repo_info(repo_id, revision)
         files = reader.list_files(repo_id, revision, info)
         by_path = {f.path: f for f in files}
-        index = _json(
+        index = json_object(
             reader.fetch_text(repo_id, revision, INDEX_FILE) if INDEX_FILE in by_path else None,
             f"{repo_id}/{INDEX_FILE}",
         )
-        config = _json(
+        config = json_object(
             reader.fetch_text(repo_id, revision, "config.json")
             if "config.json" in by_path
             else None,

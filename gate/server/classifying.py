@@ -13,12 +13,10 @@ operator's trusted declarer keys; otherwise it is read as an unverified claim an
 from __future__ import annotations
 
 import asyncio
-import json
 import struct
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +26,7 @@ from gate.compute.classify import (
     INDEX_FILE,
     Classification,
     classify_from_parts,
+    json_object,
     shard_paths,
     to_model_facts,
 )
@@ -59,18 +58,6 @@ async def _text(
         return (await _read(source, resolved, entry, entry.size)).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MetadataError(f"{resolved.repo_id}/{path}", "not UTF-8 text") from exc
-
-
-def _json(text: str | None, where: str) -> dict[str, Any] | None:
-    if text is None:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise MetadataError(where, f"not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise MetadataError(where, "expected a JSON object")
-    return value
 
 
 async def _header(
@@ -125,7 +112,7 @@ def _declaration(
 ) -> tuple[VerifiedDeclaration | None, str | None]:
     """The repository's declaration: verified when a trusted key signed it, else a claim;
     ignored (with a warning) when it does not speak for this commit."""
-    envelope = _json(text, where)
+    envelope = json_object(text, where)
     if envelope is None:
         return None, None
     warning = None
@@ -156,7 +143,7 @@ async def classify_commit(
         _text(source, resolved, files, INDEX_FILE),
         _text(source, resolved, files, DECLARATION_FILE),
     )
-    index = _json(index_text, f"{where}/{INDEX_FILE}")
+    index = json_object(index_text, f"{where}/{INDEX_FILE}")
     shards = shard_paths(list(files), index)
     headers = await asyncio.gather(*(_header(source, resolved, files[s]) for s in shards))
     declaration, warning = _declaration(
@@ -168,7 +155,7 @@ async def classify_commit(
     classification = classify_from_parts(
         ruleset,
         headers=list(headers),
-        config=_json(config_text, f"{where}/config.json"),
+        config=json_object(config_text, f"{where}/config.json"),
         card_text=card_text,
         inputs=TrainingInputs(declaration=declaration),
         source=where,

@@ -27,7 +27,8 @@ from gate.errors import GateError
 from gate.hub.source import FileEntry, Resolved, git_blob_oid
 from gate.rules.countries import normalize_country
 from gate.server import dialect
-from gate.server.gatekeeper import Caller, GateAnswer, TransferContext
+from gate.server.context import transfer_context
+from gate.server.gatekeeper import Caller, GateAnswer
 from gate.server.paths import HubPath, parse_range
 from gate.server.snapshot import SIDECAR_PATH
 from gate.server.state import ServerState, log
@@ -113,25 +114,19 @@ async def handle_resolve(request: Request, hub: HubPath, state: ServerState) -> 
     byte_range = parse_range(request.headers.get("range"), entry.size)
     asked = request.headers.get("x-gate-destination")
     destination = normalize_country(asked, field="X-Gate-Destination") if asked else None
-    is_parameters = state.gatekeeper.is_parameters(entry.path)
-    # Only parameter files need the model's facts; config and tokenizer are decided without.
-    facts = await state.facts.facts(resolved) if is_parameters and state.facts else None
-    ctx = TransferContext(
-        caller=caller,
-        repo_id=resolved.repo_id,
-        revision=hub.revision,
-        commit=resolved.commit,
-        path=entry.path,
-        size=entry.size,
-        sha256=entry.sha256,
-        is_parameters=is_parameters,
+    ctx = await transfer_context(
+        state.gatekeeper,
+        state.facts,
+        caller,
+        resolved,
+        entry,
         destination=destination,
         client=request.client.host if request.client else None,
         method=method,
         byte_range=byte_range,
         shadow=state.mode == "shadow",
-        model_facts=facts,
     )
+    is_parameters = ctx.is_parameters
     answer = await run_in_threadpool(state.gatekeeper.check, ctx)
     state.metrics.decisions[answer.verdict.value] += 1
     fields = {

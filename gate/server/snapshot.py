@@ -26,7 +26,8 @@ from gate.crypto.keys import Signer
 from gate.crypto.snapshot_bundle import SIDECAR_PATH, build_snapshot_bundle, encode_bundle
 from gate.hub.source import FileEntry, ModelSource, Resolved, git_blob_oid
 from gate.server.classifying import ModelFactsProvider
-from gate.server.gatekeeper import Caller, Gatekeeper, TransferContext
+from gate.server.context import transfer_context
+from gate.server.gatekeeper import Caller, Gatekeeper
 
 __all__ = ["SIDECAR_PATH", "Sidecars"]
 
@@ -83,30 +84,21 @@ class Sidecars:
             if entry.path == SIDECAR_PATH:
                 continue  # a repository's own file of that name is shadowed by the gate's
             found = await self.source.file(resolved.repo_id, resolved.commit, entry.path)
-            assert found.sha256 is not None, "ModelSource.file always knows the sha256"
-            is_parameters = self.gatekeeper.is_parameters(found.path)
-            model_facts = None
-            if is_parameters and self.facts is not None:
-                model_facts = await self.facts.facts(resolved)
-            ctx = TransferContext(
-                caller=caller,
-                repo_id=resolved.repo_id,
-                revision=resolved.revision,
-                commit=resolved.commit,
-                path=found.path,
-                size=found.size,
-                sha256=found.sha256,
-                is_parameters=is_parameters,
+            ctx = await transfer_context(
+                self.gatekeeper,
+                self.facts,
+                caller,
+                resolved,
+                found,
                 destination=None,
                 client=client,
                 method="SNAPSHOT",
                 byte_range=None,
-                model_facts=model_facts,
             )
             answer = await run_in_threadpool(self.gatekeeper.check, ctx)
             # Vouch only for what the decision allowed (a shadow-mode pass is not allowed).
             if answer.verdict is Verdict.ALLOW:
-                digests[found.path] = found.sha256
+                digests[found.path] = ctx.sha256
                 decision_ids[found.path] = answer.decision_id
         bundle = build_snapshot_bundle(
             digests,
