@@ -9,8 +9,9 @@ Everything runs on loopback in this process's children, measured in the same run
 3. 100 concurrent downloads of 50 MB files (10 files, 10 downloads each): byte-identical, and the
    gate's peak RSS.
 
-The gate runs with the in-memory gatekeeper of the tests (the real decision, records in a list):
-the store-backed gatekeeper's audit write is not part of these figures yet.
+The gate is the real `gate serve` in a child process: token lookup in the records store (SQLite,
+WAL), classification on first sight, the decision, a signed receipt and an audit-chain append
+per request, and the streaming sha256 check.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -32,24 +32,50 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.server.conftest import add_repo  # noqa: E402
+from gate.hub.layout import write_snapshot as add_repo  # noqa: E402
 
-GATE_SCRIPT = textwrap.dedent(
-    """
-    import sys, uvicorn
-    sys.path.insert(0, {root!r})
-    from gate.core.values import ModelFacts
-    from gate.hub.local import LocalStore
-    from gate.rules.loader import load_default_ruleset
-    from gate.server.app import create_app
-    from tests.server.conftest import MemoryGatekeeper, default_accounts
-    keeper = MemoryGatekeeper(load_default_ruleset(), default_accounts(),
-                              {{"bench/big": ModelFacts(repo_id="bench/big", published=True),
-                                "bench/many": ModelFacts(repo_id="bench/many", published=True)}})
-    app = create_app(LocalStore({store!r}), keeper)
-    uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", access_log=False)
-    """
-)
+PASSPHRASE = "bench"
+
+
+def prepare_records(data_dir: Path) -> str:
+    """A key ring and one recipient with a token, as an operator would set them up."""
+    from gate.crypto.keys import KeyRing
+    from gate.store import credentials, recipients
+    from gate.store.db import open_store
+
+    KeyRing(data_dir / "keys").init(PASSPHRASE)
+    store = open_store(f"sqlite:///{data_dir / 'gate.db'}")
+    try:
+        recipients.add(
+            store,
+            "acme",
+            actor="bench",
+            name="Acme Labs",
+            headquarters="US",
+            parent="self",
+            destinations=["US"],
+            default_destination="US",
+        )
+        token, _ = credentials.create_token(store, "acme", actor="bench")
+    finally:
+        store.close()
+    return token
+
+
+def start_gate(store: Path, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "GATE_DATA_DIR": str(data_dir),
+        "GATE_KEY_PASSPHRASE": PASSPHRASE,
+        "GATE_LOG_LEVEL": "WARNING",
+    }
+    gate = Path(sys.executable).with_name("gate")
+    return subprocess.Popen(
+        [str(gate), "serve", "--store", str(store), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def free_port() -> int:
@@ -122,9 +148,11 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=2048)
     parser.add_argument("--skip-many", action="store_true")
     args = parser.parse_args()
-    auth = {"Authorization": "Bearer tok-acme"}
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "store"
+        data_dir = Path(tmp) / "gate-data"
+        auth = {"Authorization": f"Bearer {prepare_records(data_dir)}"}
+        card = b"---\nlicense: apache-2.0\n---\n# published: the full decision path, allowed\n"
         big = Path(tmp) / "static" / "big.bin"
         big.parent.mkdir(parents=True)
         block = os.urandom(1 << 20)
@@ -145,13 +173,14 @@ def main() -> None:
         (folder / "snapshots" / commit / "big.bin").symlink_to(
             f"../../blobs/{data_sha.hexdigest()}"
         )
+        add_repo(store, "bench/big", {"README.md": card}, commit=commit)
 
         many = {
             f"part-{i}.bin": os.urandom(50 * 1000 * 1000)
             for i in range(0 if args.skip_many else 10)
         }
         if many:
-            add_repo(store, "bench/many", many)
+            add_repo(store, "bench/many", {**many, "README.md": card})
 
         static_port, gate_port = free_port(), free_port()
         static = subprocess.Popen(
@@ -160,8 +189,7 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        script = GATE_SCRIPT.format(root=str(ROOT), store=str(store), port=gate_port)
-        gate = subprocess.Popen([sys.executable, "-c", script])
+        gate = start_gate(store, data_dir, gate_port)
         try:
             wait_up(f"http://127.0.0.1:{static_port}/")
             wait_up(f"http://127.0.0.1:{gate_port}/healthz")

@@ -34,8 +34,10 @@ from gate.hub.source import (
     RepoNotFound,
     Resolved,
     RevisionNotFound,
+    chunk_size,
     git_blob_oid,
     lfs_pointer,
+    stream_slot,
 )
 
 _REF_RE = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
@@ -187,15 +189,16 @@ class LocalStore:
         except OSError as exc:
             raise UpstreamError(f"cannot open {entry.path}: {exc}") from exc
         try:
-            pos = start
-            while pos < stop:
-                data = await anyio.to_thread.run_sync(
-                    os.pread, fd, min(CHUNK_SIZE, stop - pos), pos
-                )
-                if not data:
-                    raise UpstreamError(f"{entry.path}: blob shorter than its listed size")
-                pos += len(data)
-                yield data
+            with stream_slot():
+                pos = start
+                while pos < stop:
+                    data = await anyio.to_thread.run_sync(
+                        os.pread, fd, min(chunk_size(), stop - pos), pos
+                    )
+                    if not data:
+                        raise UpstreamError(f"{entry.path}: blob shorter than its listed size")
+                    pos += len(data)
+                    yield data
         finally:
             os.close(fd)
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,8 +22,38 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 # Hub repository names: letters, digits, '-', '_', '.'; one or two segments (org/name or name).
 REPO_SEGMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 
-CHUNK_SIZE = 256 * 1024
-"""Bytes per chunk read from a source: large enough for loopback throughput, small for memory."""
+CHUNK_SIZE = 1024 * 1024
+"""Largest chunk read from a source: one stream on loopback needs about 1 MiB per read (and per
+thread hop and send) to keep up with a plain static server."""
+MIN_CHUNK_SIZE = 64 * 1024
+CHUNK_BUDGET = 32 * 1024 * 1024
+"""Bytes of chunks the open streams may hold together: each holds about two chunks (the one
+going out, the one being hashed), so many concurrent downloads share this budget."""
+
+
+class _OpenStreams:
+    """How many source streams are open in this process (event-loop only, so no lock)."""
+
+    count = 0
+
+
+def chunk_size() -> int:
+    """The chunk size for the next read: 1 MiB for a few streams, less as more are open."""
+    share = CHUNK_BUDGET // (2 * max(1, _OpenStreams.count))
+    size = CHUNK_SIZE
+    while size > share and size > MIN_CHUNK_SIZE:
+        size //= 2
+    return size
+
+
+@contextmanager
+def stream_slot() -> Iterator[None]:
+    """Counts an open source stream for `chunk_size` while the `with` block runs."""
+    _OpenStreams.count += 1
+    try:
+        yield
+    finally:
+        _OpenStreams.count -= 1
 
 
 class RepoNotFound(NotFoundError):
@@ -129,7 +160,7 @@ class ModelSource(Protocol):
     def open(
         self, repo_id: str, commit: str, entry: FileEntry, start: int, stop: int
     ) -> AsyncIterator[bytes]:
-        """Stream bytes [start, stop) of a file in chunks of at most CHUNK_SIZE."""
+        """Stream bytes [start, stop) of a file in chunks of at most `chunk_size()`."""
         ...
 
     async def ready(self) -> None:

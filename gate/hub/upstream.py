@@ -19,14 +19,15 @@ import httpx
 
 from gate.errors import UpstreamError
 from gate.hub.source import (
-    CHUNK_SIZE,
     COMMIT_RE,
     EntryNotFound,
     FileEntry,
     RepoNotFound,
     Resolved,
     RevisionNotFound,
+    chunk_size,
     git_blob_oid,
+    stream_slot,
 )
 
 _MAX_CACHED = 256
@@ -158,27 +159,28 @@ class UpstreamSource:
         headers = {"Range": f"bytes={start}-{stop - 1}", "Accept-Encoding": "identity"}
         received = 0
         try:
-            async with self._client.stream("GET", url, headers=headers) as response:
-                if response.status_code not in (200, 206):
-                    await response.aread()
-                    raise UpstreamError(
-                        f"upstream refused {entry.path}: {_upstream_message(response)}"
-                    )
-                skip = start if response.status_code == 200 else 0
-                if response.status_code == 206:
-                    expected = f"bytes {start}-{stop - 1}/"
-                    if not response.headers.get("Content-Range", "").startswith(expected):
-                        raise UpstreamError(f"upstream sent another range of {entry.path}")
-                async for chunk in response.aiter_bytes(CHUNK_SIZE):
-                    if skip:  # an upstream that ignored Range: drop what precedes `start`
-                        cut = min(skip, len(chunk))
-                        chunk, skip = chunk[cut:], skip - cut
-                    chunk = chunk[: stop - start - received]
-                    if chunk:
-                        received += len(chunk)
-                        yield chunk
-                    if received >= stop - start:
-                        break
+            with stream_slot():
+                async with self._client.stream("GET", url, headers=headers) as response:
+                    if response.status_code not in (200, 206):
+                        await response.aread()
+                        raise UpstreamError(
+                            f"upstream refused {entry.path}: {_upstream_message(response)}"
+                        )
+                    skip = start if response.status_code == 200 else 0
+                    if response.status_code == 206:
+                        expected = f"bytes {start}-{stop - 1}/"
+                        if not response.headers.get("Content-Range", "").startswith(expected):
+                            raise UpstreamError(f"upstream sent another range of {entry.path}")
+                    async for chunk in response.aiter_bytes(chunk_size()):
+                        if skip:  # an upstream that ignored Range: drop what precedes `start`
+                            cut = min(skip, len(chunk))
+                            chunk, skip = chunk[cut:], skip - cut
+                        chunk = chunk[: stop - start - received]
+                        if chunk:
+                            received += len(chunk)
+                            yield chunk
+                        if received >= stop - start:
+                            break
         except httpx.HTTPError as exc:
             raise UpstreamError(f"upstream died while sending {entry.path}: {exc}") from exc
         if received != stop - start:
