@@ -127,7 +127,7 @@ async def handle_resolve(request: Request, hub: HubPath, state: ServerState) -> 
         shadow=state.mode == "shadow",
     )
     is_parameters = ctx.is_parameters
-    answer = await run_in_threadpool(state.gatekeeper.check, ctx)
+    answer = await state.records_call(state.gatekeeper.check, ctx)
     state.metrics.decisions[answer.verdict.value] += 1
     fields = {
         "decision_id": answer.decision_id,
