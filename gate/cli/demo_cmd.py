@@ -23,8 +23,8 @@ def demo(
 
     Builds a small hub of tiny real models, runs the proxy on loopback, downloads every model
     as every demo recipient with the real huggingface_hub client, and prints verdict, basis and
-    bytes received. Records go to GATE_DATABASE_URL when it is set (PostgreSQL, say), else to SQLite in the
-    demo's folder.
+    bytes received. Records go to GATE_DATABASE_URL when it is set (PostgreSQL, say), else
+    to SQLite in the demo's folder.
     """
     from gate.demo.run import run_demo
 

@@ -90,6 +90,14 @@ def shard_paths(paths: Sequence[str], index: Mapping[str, Any] | None) -> list[s
     return sorted(p for p in paths if p.endswith(".safetensors") and "/" not in p)
 
 
+def uncounted_parameter_files(
+    paths: Sequence[str], shards: Sequence[str], ruleset: Ruleset
+) -> list[str]:
+    """Parameter files (by the ruleset's patterns) whose headers the classification did not read."""
+    counted = set(shards)
+    return sorted(p for p in paths if ruleset.is_parameters(p) and p not in counted)
+
+
 def json_object(text: str | None, source: str) -> dict[str, Any] | None:
     """The JSON object in `text` (None stays None); MetadataError naming `source` otherwise."""
     if text is None:
@@ -113,9 +121,15 @@ def classify_from_parts(
     inputs: TrainingInputs = TrainingInputs(),
     override: PublicationOverride | None = None,
     source: str = "",
+    uncounted: Sequence[str] = (),
 ) -> Classification:
     """Classify from already-fetched pieces. `headers` holds parsed headers or
-    (source, header bytes from the start of the file, file size or None) triples."""
+    (source, header bytes from the start of the file, file size or None) triples.
+
+    `uncounted` names parameter files whose headers were not read (a `.bin` or `.pth` beside
+    the safetensors, weights in a subfolder): then the count is only a lower bound, and no
+    estimate (counting, or the upper bound) may be drawn from it, or a closed model shipped
+    as pickles next to a tiny safetensors file would pass as small."""
     parsed = [
         h if isinstance(h, SafetensorsHeader) else parse_header(h[1], h[0], h[2]) for h in headers
     ]
@@ -129,7 +143,14 @@ def classify_from_parts(
         except MetadataError as exc:
             warnings.append(str(exc))
     card: ModelCard | None = parse_model_card(card_text) if card_text is not None else None
-    assessment = assess(ruleset, params=params, card=card, inputs=inputs)
+    if uncounted and params is not None:
+        more = f" and {len(uncounted) - 3} more" if len(uncounted) > 3 else ""
+        warnings.append(
+            f"parameter files not counted ({', '.join(sorted(uncounted)[:3])}{more}): the "
+            "parameter count is a lower bound, so no compute estimate is drawn from it"
+        )
+    estimate_params = None if uncounted else params
+    assessment = assess(ruleset, params=estimate_params, card=card, inputs=inputs)
     info = repo_info or {}
     private = info.get("private")
     publication = publication_status(
@@ -205,6 +226,7 @@ def classify_local(
     index = json_object(_read_text(path / INDEX_FILE), str(path / INDEX_FILE))
     present = [p.name for p in path.iterdir() if p.is_file()]
     shards = shard_paths(present, index)
+    everything = [str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()]
     return classify_from_parts(
         ruleset,
         headers=[read_local_header(path / name) for name in shards],
@@ -213,6 +235,7 @@ def classify_local(
         inputs=inputs,
         override=override,
         source=str(path),
+        uncounted=uncounted_parameter_files(everything, shards, ruleset),
     )
 
 
@@ -261,6 +284,7 @@ def classify_remote(
         inputs=inputs,
         override=override,
         source=f"{endpoint.rstrip('/')}/{repo_id}@{commit or revision}",
+        uncounted=uncounted_parameter_files(list(by_path), shards, ruleset),
     )
 
 

@@ -29,6 +29,7 @@ from gate.compute.classify import (
     json_object,
     shard_paths,
     to_model_facts,
+    uncounted_parameter_files,
 )
 from gate.compute.declaration import VerifiedDeclaration, read_unverified, verify_declaration
 from gate.core.ruleset import Ruleset
@@ -159,6 +160,7 @@ async def classify_commit(
         card_text=card_text,
         inputs=TrainingInputs(declaration=declaration),
         source=where,
+        uncounted=uncounted_parameter_files(list(files), shards, ruleset),
     )
     if warning is None:
         return classification

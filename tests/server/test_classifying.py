@@ -116,3 +116,19 @@ def test_broken_metadata_leaves_every_fact_unknown(tmp_path: Path) -> None:
     assert facts.published is None
     assert (facts.training_compute.low, facts.training_compute.high) == (None, None)
     assert facts.training_compute.method == "unclassified"
+
+
+def test_weights_beside_the_counted_files_leave_compute_open(tmp_path: Path) -> None:
+    """A closed model shipped as a pickle next to a tiny safetensors file must not pass as small:
+    the tiny header's count would put the upper bound far below 1e26."""
+    files = {
+        "model.safetensors": safetensors_bytes(1),
+        "pytorch_model.bin": b"\x80\x04" + b"\x00" * 4096,  # not counted: no header to read
+        "README.md": b"---\nlicense: other\ngated: manual\n---\n",
+    }
+    facts = facts_for(tmp_path, "lab/sneaky", files)
+    assert facts.training_compute.high is None
+    tiny = facts_for(
+        tmp_path / "b", "lab/tiny", {k: v for k, v in files.items() if k != "pytorch_model.bin"}
+    )
+    assert tiny.training_compute.high is not None and tiny.training_compute.high < 1e26
