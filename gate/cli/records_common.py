@@ -15,7 +15,8 @@ from rich.table import Table
 from gate.cli.output import stdout
 from gate.errors import InputError
 from gate.settings import Settings
-from gate.store.db import CheckpointPolicy, Signer, Store, open_store
+from gate.store.db import Store
+from gate.wiring import open_records, optional_signer
 
 DB_OPTION = typer.Option(
     None,
@@ -26,28 +27,12 @@ JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.
 BY_OPTION = typer.Option(None, "--by", help="Who is acting (default: the login name).")
 
 
-def _signer(settings: Settings) -> Signer | None:
-    """The gate's key for audit checkpoints, when a key ring exists and its passphrase is set."""
-    from gate.crypto.keys import KeyRing
-
-    ring = KeyRing(settings.effective_key_dir)
-    if settings.key_passphrase is None or not ring.initialized:
-        return None
-    return ring.active_signer(settings.key_passphrase.get_secret_value())
-
-
 @contextlib.contextmanager
 def cli_store(db: str | None) -> Iterator[Store]:
-    """The store for one command, from --db or the settings; closed afterwards."""
+    """The store for one command, from --db or the settings; closed afterwards. Checkpoints
+    are signed when a key ring exists and its passphrase is set."""
     settings = Settings()
-    store = open_store(
-        db or settings.effective_database_url,
-        signer=_signer(settings),
-        sqlite_synchronous=settings.sqlite_synchronous,
-        checkpoints=CheckpointPolicy(
-            settings.audit_checkpoint_every, settings.audit_checkpoint_minutes
-        ),
-    )
+    store = open_records(settings, optional_signer(settings), db)
     try:
         yield store
     finally:

@@ -12,8 +12,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from gate.crypto.keys import KeyRing, Signer, load_public_keys
-from gate.errors import SignatureError
+from gate.crypto.keys import KeyRing, load_public_keys
 from gate.hub.local import LocalStore
 from gate.hub.source import ModelSource
 from gate.hub.upstream import UpstreamSource
@@ -22,9 +21,9 @@ from gate.server.app import create_app
 from gate.server.classifying import ModelFactsProvider
 from gate.server.records_gatekeeper import StoreGatekeeper
 from gate.server.settings import ServeSettings
-from gate.settings import Settings
 from gate.store import models
-from gate.store.db import CheckpointPolicy, Store, open_store
+from gate.store.db import Store
+from gate.wiring import open_records, require_signer
 
 
 def build_source(settings: ServeSettings) -> ModelSource:
@@ -34,28 +33,6 @@ def build_source(settings: ServeSettings) -> ModelSource:
     assert settings.upstream is not None
     token = settings.upstream_token.get_secret_value() if settings.upstream_token else None
     return UpstreamSource(settings.upstream, token)
-
-
-def load_signer(settings: Settings) -> tuple[KeyRing, Signer]:
-    """The gate's active signing key; a gate without one would hand out unverifiable weights."""
-    ring = KeyRing(settings.effective_key_dir)
-    if not ring.initialized:
-        raise SignatureError(
-            f"no signing key in {settings.effective_key_dir}: run `gate keys init` first"
-        )
-    secret = settings.key_passphrase.get_secret_value() if settings.key_passphrase else None
-    return ring, ring.active_signer(secret)
-
-
-def open_records(settings: Settings, signer: Signer) -> Store:
-    return open_store(
-        settings.effective_database_url,
-        signer=signer,
-        checkpoints=CheckpointPolicy(
-            every=settings.audit_checkpoint_every, minutes=settings.audit_checkpoint_minutes
-        ),
-        sqlite_synchronous=settings.sqlite_synchronous,
-    )
 
 
 @dataclass
@@ -73,7 +50,8 @@ class Gate:
 def build_gate(settings: ServeSettings, source: ModelSource | None = None) -> Gate:
     """The whole proxy over the records store named by the settings."""
     ruleset = resolve_ruleset(settings.ruleset)
-    ring, signer = load_signer(settings)
+    signer = require_signer(settings)
+    ring = KeyRing(settings.effective_key_dir)
     trusted = load_public_keys(settings.trusted_declarer_keys)
     source = source or build_source(settings)
     store = open_records(settings, signer)
