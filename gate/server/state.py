@@ -30,6 +30,8 @@ class ServerState:
     gatekeeper: Gatekeeper
     mode: Mode = "enforce"
     tree_page_size: int = 1000
+    resume_verify_limit: int = 1 << 30
+    """Resumes that start later than this are not re-hashed from byte 0 (about 1 s of sha256)."""
     facts: ModelFactsProvider | None = None
     """Classifies each commit once; None: the gatekeeper knows the facts itself (tests)."""
     sidecars: Sidecars | None = None

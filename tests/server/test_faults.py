@@ -137,6 +137,23 @@ def test_resume_is_checked_against_the_whole_file(
     assert any("digest mismatch" in d for _, o, d in keeper.outcomes if o == "aborted")
 
 
+def test_a_late_resume_starts_at_once_without_rehashing(
+    gate: ServerThread, repos: Repos, keeper: MemoryGatekeeper
+) -> None:
+    """Re-hashing 90 GB before a resume's first byte would outlast the client's 10 s wait."""
+    gate.server.config.app.state.gate.resume_verify_limit = 500_000
+    data = repos.files["lab/mystery"]["big.bin"]
+    keeper.facts["lab/mystery"] = ModelFacts(repo_id="lab/mystery", published=True)
+    url = f"{gate.url}/lab/mystery/resolve/main/big.bin"
+    corrupt = bytearray(data)
+    corrupt[10] ^= 0xFF  # before the resumed ranges: only a whole-file check can see it
+    blob_path(repos.root, "lab/mystery", data).write_bytes(bytes(corrupt))
+    late = httpx.get(url, headers={**ACME, "Range": "bytes=1000000-"})  # past the limit
+    assert late.status_code == 206 and late.content == data[1000000:]
+    with pytest.raises(httpx.RemoteProtocolError):  # within the limit: checked, and cut
+        httpx.get(url, headers={**ACME, "Range": "bytes=400000-"})
+
+
 def test_health_and_metrics(gate: ServerThread) -> None:
     assert httpx.get(f"{gate.url}/healthz").json() == {"status": "ok"}
     assert httpx.get(f"{gate.url}/readyz").status_code == 200
