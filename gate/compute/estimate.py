@@ -17,6 +17,8 @@ from gate.compute.numbers import format_ops
 AUTHORITATIVE = ("recorded", "declaration")
 ESTIMATES = ("counting", "hardware", "reported")
 BOUND = "upper_bound"
+REPORTED = "reported"
+"""An unsigned figure (a model card field, a declaration from an untrusted key)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,3 +132,21 @@ def test_from_parts_with_raw_header_bytes() -> None:
     )  # fmt: skip
     assert result.parameters_total == 1_000_000
     assert result.published is False and "private" in result.publication_evidence
+
+
+@pytest.mark.parametrize(
+    "card",
+    [
+        "---\nlicense: other\ntraining_compute_operations: 1e22\n---\n",  # an unsigned card claim
+        "---\nlicense: other\ntraining_compute_operations: 3e26\n---\n",
+    ],
+)
+def test_an_unsigned_figure_cannot_clear_a_model_its_size_may_make_controlled(card: str) -> None:
+    """A 405B-parameter architecture may have been trained past 1e26 (its upper bound is 2.4e26):
+    a card's unsigned figure may say "more" but never settle "below" on its own."""
+    config = {"model_type": "llama", "hidden_size": 16384, "num_hidden_layers": 126,
+              "vocab_size": 128256, "num_attention_heads": 128, "num_key_value_heads": 8,
+              "intermediate_size": 53248}  # fmt: skip
+    result = classify_from_parts(RULES, config=config, card_text=card)
+    assert result.position != "below"
+    assert result.compute.high is None or result.compute.high >= RULES.threshold_operations

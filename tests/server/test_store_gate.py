@@ -332,3 +332,44 @@ def test_each_recipient_gets_its_own_bundle(running: Running) -> None:
     ).json()
     listed = {e["path"]: e for e in tree}
     assert listed[SIDECAR_PATH]["size"] == len(nordic.content)
+
+
+def test_a_gate_in_front_of_another_gate_classifies_through_it(
+    running: Running, tmp_path: Path
+) -> None:
+    """Upstream mode with the records: the front gate reads metadata and headers through the
+    back gate (as the operator's own recipient there) and decides for its own recipients."""
+    from pydantic import SecretStr
+
+    front_dir = tmp_path / "front"
+    for front in start(
+        front_dir,
+        f"sqlite:///{front_dir / 'front.db'}",
+        store=None,
+        upstream=running.url,
+        upstream_token=SecretStr(running.world.tokens["nordic"]),
+    ):
+        got = Path(
+            hf_hub_download(
+                FRONTIER,
+                SHARD,
+                endpoint=front.url,
+                token=front.world.tokens["example"],
+                cache_dir=tmp_path / "c",
+            )
+        )
+        assert got.read_bytes() == running.files(FRONTIER)[SHARD]
+        with pytest.raises(GatedRepoError, match="presumption_of_denial"):
+            hf_hub_download(
+                FRONTIER,
+                SHARD,
+                endpoint=front.url,
+                token=front.world.tokens["shenzhen"],
+                cache_dir=tmp_path / "d",
+            )
+        commit = got.parent.name
+        facts = models.get_classification(front.gate.store, FRONTIER, commit)
+        # The front gate does not trust the back world's declarer key: the declaration is an
+        # unsigned claim, which may raise compute (3.2e26 here) but never clear a model.
+        assert facts is not None and facts.training_compute.low is not None
+        assert verify_chain(front.gate.store).ok
