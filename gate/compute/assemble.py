@@ -8,7 +8,7 @@ config, the base model's interval (lineage) and the ruleset's largest plausible 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gate.compute.accelerators import find_accelerator
@@ -137,10 +137,15 @@ def assess(
 
     tokens = inputs.tokens
     token_origin = ""
+    # Operator-given numbers (CLI flags) and a trusted declaration's are signed; a card's, or an
+    # untrusted declaration's, are claims (see combine.py).
+    tokens_unsigned = False
+    decl_unsigned = inputs.declaration is not None and not inputs.declaration.verified
     if tokens is None and decl is not None and decl.tokens is not None:
-        tokens, token_origin = decl.tokens, " (declared tokens)"
+        tokens, token_origin, tokens_unsigned = decl.tokens, " (declared tokens)", decl_unsigned
     if tokens is None and card is not None and card.training_tokens is not None:
         tokens, token_origin = card.training_tokens, " (model card training_tokens)"
+        tokens_unsigned = True
     encoder_decoder = params is not None and params.encoder is not None
     if active is not None and (tokens is not None or inputs.encoder_tokens is not None):
         if encoder_decoder and params is not None:
@@ -156,11 +161,14 @@ def assess(
             )
         elif tokens is not None:
             estimates.append(counting_estimate(active, tokens, source=token_origin))
+        if tokens_unsigned:
+            estimates[-1] = replace(estimates[-1], unsigned=True)
 
     if inputs.chip is not None:
         estimates.append(_hardware(inputs, inputs.utilization, ""))
     elif card is not None and card.training_hardware is not None:
-        estimates.append(_hardware(card.training_hardware, None, " (model card training_hardware)"))
+        card_hardware = _hardware(card.training_hardware, None, " (model card training_hardware)")
+        estimates.append(replace(card_hardware, unsigned=True))
     if card is not None and card.training_compute_operations is not None:
         value = card.training_compute_operations
         estimates.append(
@@ -171,6 +179,7 @@ def assess(
                 value,
                 "model card training_compute_operations",
                 {"operations": value},
+                unsigned=True,
             )
         )
     if active is not None:

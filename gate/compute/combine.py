@@ -9,9 +9,10 @@
    and tokens are the most direct measure), then hardware, then a reported figure (model card,
    unsigned declaration). A lower-ranked estimate that disagrees by more than the factor is
    flagged and the interval becomes the union of both: a disputed figure never narrows the
-   interval towards an allow. A reported figure that wins is unsigned, so it may raise the low
-   end but not set the high end: only the upper bound (or a better-ranked estimate) can, or an
-   unsigned card or declaration could clear a model whose size says it may be controlled.
+   interval towards an allow. An estimate built on unsigned claims (a card's figure, tokens or
+   hardware; a declaration from an untrusted key) that wins may raise the low end but not set
+   the high end: only the upper bound can then, or an unsigned claim could clear a model whose
+   size says it may be controlled.
 3. Lineage: the base model's operations are added, end by end. A base whose operations are
    unknown leaves the high end unknown.
 4. The upper bound (6 x active parameters x largest plausible tokens) caps the high end; alone it
@@ -23,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gate.compute.estimate import AUTHORITATIVE, BOUND, ESTIMATES, REPORTED, Estimate
+from gate.compute.estimate import AUTHORITATIVE, BOUND, ESTIMATES, Estimate
 from gate.compute.numbers import format_ops
 from gate.core.values import ComputeInterval
 
@@ -88,7 +89,7 @@ def combine(
     if winner is not None:
         low, central, high, method = winner.low, winner.central, winner.high, winner.method
         used.append(winner)
-        if winner.method == REPORTED:
+        if winner.unsigned:
             high = None
         for other in ranked[1:]:
             used.append(other)

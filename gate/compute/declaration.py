@@ -233,4 +233,5 @@ def declaration_estimate(found: VerifiedDeclaration) -> Estimate:
             "tokens": decl.tokens,
             "parameters": decl.parameters.model_dump() if decl.parameters else None,
         },
+        unsigned=not found.verified,
     )

@@ -18,7 +18,7 @@ AUTHORITATIVE = ("recorded", "declaration")
 ESTIMATES = ("counting", "hardware", "reported")
 BOUND = "upper_bound"
 REPORTED = "reported"
-"""An unsigned figure (a model card field, a declaration from an untrusted key)."""
+"""A figure stated outright (a model card field, a declaration from an untrusted key)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,10 @@ class Estimate:
     high: float | None
     evidence: str
     inputs: Mapping[str, Any] = field(default_factory=dict)
+    unsigned: bool = False
+    """Built on claims nobody the operator trusts has signed (a model card's figures, tokens or
+    hardware; a declaration from an untrusted key): it may raise the low end, never set the
+    high end (see combine.py)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -150,3 +150,23 @@ def test_an_unsigned_figure_cannot_clear_a_model_its_size_may_make_controlled(ca
     result = classify_from_parts(RULES, config=config, card_text=card)
     assert result.position != "below"
     assert result.compute.high is None or result.compute.high >= RULES.threshold_operations
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        "training_tokens: 1e9",  # counting with a claimed token count
+        "training_hardware: {chip: H100, count: 8, days: 1}",  # hardware, as claimed
+    ],
+)
+def test_unsigned_tokens_or_hardware_cannot_clear_a_large_model(claims: str) -> None:
+    config = {"model_type": "llama", "hidden_size": 16384, "num_hidden_layers": 126,
+              "vocab_size": 128256, "num_attention_heads": 128, "num_key_value_heads": 8,
+              "intermediate_size": 53248}  # fmt: skip
+    card = f"---\nlicense: other\n{claims}\n---\n"
+    assert classify_from_parts(RULES, config=config, card_text=card).position != "below"
+    # The operator's own numbers (gate estimate flags) are not claims: they settle it.
+    from gate.compute.assemble import TrainingInputs
+
+    given = classify_from_parts(RULES, config=config, inputs=TrainingInputs(tokens=1e9))
+    assert given.position == "below"
