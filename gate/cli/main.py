@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 from rich.console import Console
 
@@ -55,14 +54,20 @@ def run(argv: list[str]) -> int:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="gate", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    # typer 0.2x carries its own copy of click: its usage errors derive from TyperException,
+    # not from the `click` package's classes.
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("aborted")
         return 130
-    except click.ClickException as exc:
-        exc.show()
-        return 2
+    except typer.TyperException as exc:
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err.print(f"error: {exc}", markup=False)
+        return int(getattr(exc, "exit_code", 2))
     except GateError as exc:
         err.print(f"error: {exc}", markup=False)
         return exc.exit_code

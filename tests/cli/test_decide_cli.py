@@ -188,3 +188,15 @@ def test_console_script_end_to_end() -> None:
         [str(gate), "decide", "missing.json"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["decide", "--bogus"], ["recipients", "add"], ["nosuch"], ["serve", "--log-level", "x"]],
+)
+def test_usage_errors_are_a_message_and_exit_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert "Error:" in err and "Traceback" not in err
