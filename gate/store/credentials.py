@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from gate.errors import AuthError, InputError, NotFoundError
 from gate.store import audit, recipients
@@ -147,6 +147,14 @@ def list_for(store: Store, recipient_id: str) -> list[CredentialRecord]:
     ]
 
 
+# Built once: every request authenticates.
+_BY_TOKEN_ID = (
+    select(t, rt.c.removed_at.label("recipient_removed_at"))
+    .join(rt, rt.c.id == t.c.recipient_id)
+    .where(t.c.id == bindparam("token_id"))
+)
+
+
 def authenticate(store: Store, token: str | None) -> RecipientRecord:
     """The recipient a bearer token belongs to; AuthError (one message for every cause)."""
     if not token:
@@ -157,11 +165,7 @@ def authenticate(store: Store, token: str | None) -> RecipientRecord:
         raise AuthError(AUTH_FAILED)
     token_id = match.group(1)
     with store.read() as conn:
-        row = conn.execute(
-            select(t, rt.c.removed_at.label("recipient_removed_at"))
-            .join(rt, rt.c.id == t.c.recipient_id)
-            .where(t.c.id == token_id)
-        ).first()
+        row = conn.execute(_BY_TOKEN_ID, {"token_id": token_id}).first()
         # Compare even when the id is unknown, against a dummy, so both paths cost the same.
         stored = row.token_sha256 if row is not None else "0" * 64
         matches = hmac.compare_digest(stored, _digest(token))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from gate.core.canonical import canonical_json
 from gate.core.questions import Question
@@ -356,6 +356,11 @@ def list_all(
         return [_record(r) for r in conn.execute(query)]
 
 
+_FOR_PAIR = select(t).where(
+    t.c.recipient_id == bindparam("recipient_id"), t.c.repo_id == bindparam("repo_id")
+)
+
+
 def latest_for(conn: Connection, recipient_id: str, repo_id: str) -> InquiryRecord | None:
     """The inquiry the decision takes into account for (recipient, model).
 
@@ -364,9 +369,7 @@ def latest_for(conn: Connection, recipient_id: str, repo_id: str) -> InquiryReco
     """
     rows = [
         _record(r)
-        for r in conn.execute(
-            select(t).where(t.c.recipient_id == recipient_id, t.c.repo_id == repo_id)
-        )
+        for r in conn.execute(_FOR_PAIR, {"recipient_id": recipient_id, "repo_id": repo_id})
     ]
     if not rows:
         return None

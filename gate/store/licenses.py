@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from gate.core.canonical import canonical_json
 from gate.core.values import License
@@ -92,8 +92,13 @@ def _usage(conn: Connection, numbers: list[str]) -> dict[str, int]:
     return {str(number): int(count) for number, count in rows}
 
 
-def _records(conn: Connection, rows: list[Any]) -> list[LicenseRecord]:
-    usage = _usage(conn, [r.number for r in rows])
+def _records(
+    conn: Connection, rows: list[Any], *, capped_only: bool = False
+) -> list[LicenseRecord]:
+    """`capped_only`: count past transfers only for licenses with a cap (the decision path,
+    where counting an uncapped license's transfers would cost a scan per request for nothing)."""
+    counted = [r.number for r in rows if not capped_only or r.max_transfers is not None]
+    usage = _usage(conn, counted)
     return [
         LicenseRecord(
             r.number,
@@ -206,9 +211,12 @@ def list_all(store: Store, *, recipient_id: str | None = None) -> list[LicenseRe
         return _records(conn, list(conn.execute(query).all()))
 
 
+_UNREVOKED_FOR = select(t).where(
+    t.c.recipient_id == bindparam("recipient_id"), t.c.revoked_at.is_(None)
+)
+
+
 def usable_for(conn: Connection, recipient_id: str, day: date) -> list[LicenseRecord]:
     """The licenses a decision may consider for this recipient on this day."""
-    rows = conn.execute(
-        select(t).where(t.c.recipient_id == recipient_id, t.c.revoked_at.is_(None))
-    ).all()
-    return [r for r in _records(conn, list(rows)) if r.usable_on(day)]
+    rows = conn.execute(_UNREVOKED_FOR, {"recipient_id": recipient_id}).all()
+    return [r for r in _records(conn, list(rows), capped_only=True) if r.usable_on(day)]

@@ -17,7 +17,7 @@ import secrets
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from gate.core.canonical import canonical_json
 from gate.core.values import ComputeInterval, ModelFacts
@@ -209,13 +209,21 @@ def set_trained_for(store: Store, repo_id: str, recipient_id: str, *, actor: str
         )
 
 
+# Statements built once: every decision runs these (see recipients._BY_ID).
+_TRAINED_FOR = select(tf.c.repo_id).where(
+    tf.c.repo_id == bindparam("repo_id"), tf.c.recipient_id == bindparam("recipient_id")
+)
+_DESIGNATION = select(designations).where(designations.c.repo_id == bindparam("repo_id"))
+_OVERRIDES = (
+    select(model_overrides)
+    .where(model_overrides.c.repo_id == bindparam("repo_id"))
+    .order_by(model_overrides.c.id)
+)
+
+
 def trained_for_in(conn: Connection, repo_id: str, recipient_id: str) -> bool:
-    return (
-        conn.execute(
-            select(tf.c.repo_id).where(tf.c.repo_id == repo_id, tf.c.recipient_id == recipient_id)
-        ).first()
-        is not None
-    )
+    found = conn.execute(_TRAINED_FOR, {"repo_id": repo_id, "recipient_id": recipient_id})
+    return found.first() is not None
 
 
 def record_declaration(
@@ -252,14 +260,10 @@ def record_declaration(
 
 def fold_in(conn: Connection, facts: ModelFacts) -> ModelFacts:
     """The facts with the operator's designation and overrides applied (overrides win)."""
-    row = conn.execute(select(designations).where(designations.c.repo_id == facts.repo_id)).first()
+    row = conn.execute(_DESIGNATION, {"repo_id": facts.repo_id}).first()
     if row is not None:
         facts = replace(facts, designated=True, designation_reason=row.reason)
-    rows = conn.execute(
-        select(model_overrides)
-        .where(model_overrides.c.repo_id == facts.repo_id)
-        .order_by(model_overrides.c.id)
-    ).all()
+    rows = conn.execute(_OVERRIDES, {"repo_id": facts.repo_id}).all()
     chosen: dict[str, Any] = {}
     # Repository-wide first, then commit-specific, each oldest first: the last write wins.
     for override in sorted(rows, key=lambda r: (r.commit is not None, r.id)):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from gate.core.canonical import canonical_json
 from gate.core.values import SELF, Attestation, Party, Recipient
@@ -294,13 +294,17 @@ def remove(store: Store, recipient_id: str, *, actor: str) -> None:
         )
 
 
+# Built once: constructing a statement per call costs as much as running it (hot path: every
+# decision reads the recipient).
+_BY_ID = select(t).where(t.c.id == bindparam("recipient_id"))
+_CURRENT_BY_ID = _BY_ID.where(t.c.removed_at.is_(None))
+
+
 def _get(
     conn: Connection, recipient_id: str, include_removed: bool = False
 ) -> RecipientRecord | None:
-    query = select(t).where(t.c.id == recipient_id)
-    if not include_removed:
-        query = query.where(t.c.removed_at.is_(None))
-    row = conn.execute(query).first()
+    query = _BY_ID if include_removed else _CURRENT_BY_ID
+    row = conn.execute(query, {"recipient_id": recipient_id}).first()
     return None if row is None else _record(row)
 
 
