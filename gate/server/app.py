@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -26,7 +27,7 @@ from gate.server.gatekeeper import Gatekeeper, Mode
 from gate.server.paths import parse_api, parse_resolve
 from gate.server.resolve import handle_resolve
 from gate.server.snapshot import Sidecars
-from gate.server.state import ServerState
+from gate.server.state import RECORDS_CONCURRENCY, ServerState
 
 
 def create_app(
@@ -39,6 +40,7 @@ def create_app(
     facts: ModelFactsProvider | None = None,
     jwks: dict[str, object] | None = None,
     signer: Signer | None = None,
+    records_concurrency: int = RECORDS_CONCURRENCY,
 ) -> FastAPI:
     """The gate's HTTP app. `mode="shadow"` decides and records but lets every byte through."""
     if mode not in ("enforce", "shadow"):
@@ -51,6 +53,7 @@ def create_app(
         facts=facts,
         public_keys=jwks,
         sidecars=None if signer is None else Sidecars(source, gatekeeper, signer, facts),
+        records_limiter=anyio.CapacityLimiter(records_concurrency),
     )
 
     @asynccontextmanager
