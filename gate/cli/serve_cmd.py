@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -18,6 +19,9 @@ def serve(
     host: str | None = typer.Option(None, "--host"),
     port: int | None = typer.Option(None, "--port"),
     mode: str | None = typer.Option(None, "--mode", help="enforce (default) or shadow."),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Server processes (default 1); they share the records."
+    ),
     config: Path | None = typer.Option(
         None, "--config", envvar="GATE_CONFIG", help="TOML file of settings ([serve] table)."
     ),
@@ -37,10 +41,25 @@ def serve(
             "host": host,
             "port": port,
             "mode": mode,
+            "workers": workers,
         },
     )
-    gate = build_gate(settings)
+    gate = build_gate(settings)  # fails here, once, on a missing key or an unreachable store
     configure_json_logging(settings.log_level)
+    if settings.workers > 1:
+        gate.close()
+        # Each worker builds its own gate from the same settings, passed as GATE_* variables.
+        os.environ.update(settings.to_environment())
+        uvicorn.run(
+            "gate.server.serve:app_from_environment",
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+        )
+        return
     try:
         uvicorn.run(
             gate.app, host=settings.host, port=settings.port, log_config=None, access_log=False

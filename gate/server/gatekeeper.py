@@ -104,6 +104,20 @@ class Gatekeeper(Protocol):
         NotFoundError otherwise, so a receipt's existence is not revealed to others."""
         ...
 
+    def stored_snapshot(
+        self, caller: Caller, repo_id: str, commit: str, bucket: int
+    ) -> bytes | None:
+        """The snapshot bundle kept for this caller and commit in time bucket `bucket` or the
+        one before (so a HEAD and a GET across a bucket boundary agree), or None."""
+        ...
+
+    def keep_snapshot(
+        self, caller: Caller, repo_id: str, commit: str, bucket: int, data: bytes
+    ) -> bytes:
+        """Keep a bundle for the bucket; returns the bundle on record, which is another
+        worker's or replica's when it kept one first (all then serve the same bytes)."""
+        ...
+
     def ready(self) -> None:
         """Raise StoreError when the records store is unreachable."""
         ...

@@ -14,11 +14,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from gate.core.canonical import canonical_sha256
 from gate.core.decide import decide
 from gate.core.ruleset import Ruleset
 from gate.core.values import ModelFacts
 from gate.crypto.keys import Signer
-from gate.errors import NotFoundError
+from gate.errors import NotFoundError, StoreError
 from gate.server.gatekeeper import (
     Caller,
     GateAnswer,
@@ -181,6 +182,54 @@ class StoreGatekeeper:
         if receipt is None or owner != caller.recipient_id:
             raise NotFoundError(f"no receipt for decision {decision_id!r}")
         return dict(receipt)
+
+    @staticmethod
+    def _snapshot_ref(caller: Caller, repo_id: str, commit: str, bucket: int) -> str:
+        key = canonical_sha256([caller.recipient_id, repo_id, commit, bucket])
+        return f"snap_{key[:59]}"  # the audit ref column holds 64 characters
+
+    def stored_snapshot(
+        self, caller: Caller, repo_id: str, commit: str, bucket: int
+    ) -> bytes | None:
+        for candidate in (bucket, bucket - 1):
+            try:
+                entry = audit.get_entry(
+                    self.store, self._snapshot_ref(caller, repo_id, commit, candidate)
+                )
+            except NotFoundError:
+                continue
+            return str(entry.payload["bundle"]).encode("utf-8")
+        return None
+
+    def keep_snapshot(
+        self, caller: Caller, repo_id: str, commit: str, bucket: int, data: bytes
+    ) -> bytes:
+        ref = self._snapshot_ref(caller, repo_id, commit, bucket)
+        payload = {
+            "recipient_id": caller.recipient_id,
+            "repo_id": repo_id,
+            "commit": commit,
+            "bucket": bucket,
+            "bundle": data.decode("utf-8"),
+        }
+        try:
+            # Its own transaction: a lost race (the ref is unique) must not fail other appends.
+            with self.store.write() as conn:
+                audit.append(
+                    conn,
+                    self.store,
+                    "snapshot",
+                    payload,
+                    ref=ref,
+                    recipient_id=caller.recipient_id,
+                    repo_id=repo_id,
+                )
+        except StoreError:
+            kept = self.stored_snapshot(caller, repo_id, commit, bucket)
+            if kept is None:
+                raise
+            return kept
+        return data
 
     def ready(self) -> None:
         self.store.ping()

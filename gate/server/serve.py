@@ -83,3 +83,12 @@ def build_gate(settings: ServeSettings, source: ModelSource | None = None) -> Ga
         records_concurrency=1 if store.dialect == "sqlite" else 4,
     )
     return Gate(app, store, gatekeeper)
+
+
+def app_from_environment() -> FastAPI:
+    """One worker's app, from `GATE_*` variables (`gate serve --workers N` sets them)."""
+    from gate.server.metrics import configure_json_logging
+
+    settings = ServeSettings()
+    configure_json_logging(settings.log_level)
+    return build_gate(settings).app

@@ -7,6 +7,7 @@ config file (`GATE_CONFIG` or `--config`), then the command line, which wins.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,23 @@ class ServeSettings(Settings):
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = Field(default="INFO", description="Log level of the JSON logs.")
     tree_page_size: int = Field(default=1000, ge=1, description="Entries per /tree page.")
+    workers: int = Field(
+        default=1, ge=1, le=64, description="Server processes (each decides; records shared)."
+    )
+
+    def to_environment(self) -> dict[str, str]:
+        """These settings as `GATE_*` variables, so worker processes rebuild exactly them."""
+        out: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            listed = isinstance(value, list)
+            out[f"GATE_{name.upper()}"] = (
+                json.dumps([str(v) for v in value]) if listed else str(value)
+            )
+        return out
 
     def check_source(self) -> None:
         if (self.store is None) == (self.upstream is None):

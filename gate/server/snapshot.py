@@ -8,9 +8,9 @@ stock `model_signing verify key` and the gate's public key. Digests are the ones
 already knows: nothing is re-hashed.
 
 The client asks for the file's size with a HEAD and then checks the GET against it, so the bytes
-must not change between the two: a bundle is built once per (recipient, commit) and kept for
-`ttl_seconds` in this process. Replicas each build their own; put a recipient's requests on one
-replica (sticky sessions) when serving snapshots through several.
+must not change between the two, whichever worker or replica answers: a bundle is built once per
+(recipient, commit, time bucket of `ttl_seconds`) and kept in the records, where the first one
+kept wins; each process also keeps it in memory.
 """
 
 from __future__ import annotations
@@ -69,7 +69,13 @@ class Sidecars:
         built = self._built.get(key)
         if built is not None and time.monotonic() - built.at < self.ttl_seconds:
             return built.data
-        data = await self._build(caller, resolved, client)
+        bucket = int(time.time() // self.ttl_seconds)
+        keeper = self.gatekeeper
+        ids = (caller, resolved.repo_id, resolved.commit, bucket)
+        data = await run_in_threadpool(keeper.stored_snapshot, *ids)
+        if data is None:
+            fresh = await self._build(caller, resolved, client)
+            data = await run_in_threadpool(keeper.keep_snapshot, *ids, fresh)
         self._built[key] = _Built(data, time.monotonic())
         self._built.move_to_end(key)
         while len(self._built) > self.max_entries:

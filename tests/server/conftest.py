@@ -84,6 +84,7 @@ class MemoryGatekeeper:
     outcomes: list[tuple[str, str, str]] = field(default_factory=list)
     inquiries: dict[str, dict[str, Any]] = field(default_factory=dict)
     store_down: bool = False
+    snapshots: dict[tuple[str, str, str, int], bytes] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -173,6 +174,20 @@ class MemoryGatekeeper:
 
     def receipt(self, caller: Caller, decision_id: str) -> dict[str, Any]:
         raise NotFoundError(f"no receipt for decision {decision_id!r}")
+
+    def stored_snapshot(
+        self, caller: Caller, repo_id: str, commit: str, bucket: int
+    ) -> bytes | None:
+        for candidate in (bucket, bucket - 1):
+            found = self.snapshots.get((caller.recipient_id, repo_id, commit, candidate))
+            if found is not None:
+                return found
+        return None
+
+    def keep_snapshot(
+        self, caller: Caller, repo_id: str, commit: str, bucket: int, data: bytes
+    ) -> bytes:
+        return self.snapshots.setdefault((caller.recipient_id, repo_id, commit, bucket), data)
 
     def ready(self) -> None:
         if self.store_down:
