@@ -1,8 +1,8 @@
 """Settings of `gate serve`: the project's `Settings` plus where the models come from.
 
-PENDING (lead): these fields belong in `gate.settings.Settings`; they live in a subclass here so
-this package does not edit a shared file. Values come from `GATE_*` variables, then a TOML
-config file (`GATE_CONFIG` or `--config`), then the command line, which wins.
+The serving fields extend the shared `gate.settings.Settings` in a subclass, so the records
+commands do not carry options that only the server uses. Values come from `GATE_*` variables,
+then a TOML config file (`GATE_CONFIG` or `--config`), then the command line, which wins.
 """
 
 from __future__ import annotations
