@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -32,6 +34,7 @@ from gate.core.values import (
     TransferRequest,
     Verdict,
 )
+from gate.crypto.snapshot_bundle import SIDECAR_PATH
 from gate.errors import AuthError, NotFoundError, StoreError
 from gate.hub.layout import write_snapshot
 from gate.hub.local import LocalStore, repo_folder
@@ -304,3 +307,25 @@ def chained(
         source = UpstreamSource(upstream.url, "tok-proxy")
         with ServerThread(create_app(source, keeper)) as front:
             yield front, upstream_keeper
+
+
+def model_signing_verify(folder: Path, public_pem: Path) -> subprocess.CompletedProcess[str]:
+    """The stock OpenSSF tool, as a third party would run it on a downloaded snapshot."""
+    tool = Path(sys.executable).with_name("model_signing")
+    return subprocess.run(
+        [
+            str(tool),
+            "verify",
+            "key",
+            "--signature",
+            str(folder / SIDECAR_PATH),
+            "--public_key",
+            str(public_pem),
+            "--allow_symlinks",
+            str(folder),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

@@ -9,8 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -29,6 +27,7 @@ from gate.server.background import BackgroundServer
 from gate.server.serve import Gate, build_gate
 from gate.store import audit, inquiries, licenses, models
 from gate.store.verify import verify_chain
+from tests.server.conftest import model_signing_verify
 
 FRONTIER = "acme/frontier-x"
 SHARD = "model-00001-of-00002.safetensors"
@@ -256,28 +255,6 @@ def test_receipt_header_is_base64url_json(running: Running) -> None:
     assert decoded["payloadType"] == "application/vnd.in-toto+json"
 
 
-def _model_signing_verify(folder: Path, public_pem: Path) -> subprocess.CompletedProcess[str]:
-    """The stock OpenSSF tool, as a third party would run it on a downloaded snapshot."""
-    tool = Path(sys.executable).with_name("model_signing")
-    return subprocess.run(
-        [
-            str(tool),
-            "verify",
-            "key",
-            "--signature",
-            str(folder / SIDECAR_PATH),
-            "--public_key",
-            str(public_pem),
-            "--allow_symlinks",
-            str(folder),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_snapshot_verifies_with_the_stock_model_signing_tool(
     running: Running, tmp_path: Path
 ) -> None:
@@ -292,7 +269,7 @@ def test_snapshot_verifies_with_the_stock_model_signing_tool(
     assert (folder / SIDECAR_PATH).is_file()
     public_pem = tmp_path / "gate.pub.pem"
     public_pem.write_text(KeyRing(running.world.settings.effective_key_dir).export_public_pem())
-    ok = _model_signing_verify(folder, public_pem)
+    ok = model_signing_verify(folder, public_pem)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     # The bundle names the recipient and the decisions that allowed each file.
     bundle = json.loads((folder / SIDECAR_PATH).read_text())
@@ -305,7 +282,7 @@ def test_snapshot_verifies_with_the_stock_model_signing_tool(
     data = bytearray(blob.read_bytes())
     data[-1] ^= 0x01
     blob.write_bytes(bytes(data))
-    bad = _model_signing_verify(folder, public_pem)
+    bad = model_signing_verify(folder, public_pem)
     assert bad.returncode != 0 and "Hash mismatch" in bad.stdout + bad.stderr
 
 

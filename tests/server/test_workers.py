@@ -22,6 +22,7 @@ from gate.server.serve import build_gate
 from gate.store import audit
 from gate.store.verify import verify_chain
 from gate.wiring import open_records
+from tests.server.conftest import model_signing_verify
 
 FRONTIER = "acme/frontier-x"
 
@@ -88,7 +89,6 @@ def test_two_workers_serve_one_bundle_and_one_chain(
     world, url = served
     public_pem = tmp_path / "gate.pub.pem"
     public_pem.write_text(KeyRing(world.settings.effective_key_dir).export_public_pem())
-    tool = Path(sys.executable).with_name("model_signing")
     bundles = set()
     # New connections land on either worker; every snapshot must verify, with one bundle.
     for attempt in range(4):
@@ -101,23 +101,7 @@ def test_two_workers_serve_one_bundle_and_one_chain(
             )
         )
         bundles.add((folder / SIDECAR_PATH).read_bytes())
-        check = subprocess.run(
-            [
-                str(tool),
-                "verify",
-                "key",
-                "--signature",
-                str(folder / SIDECAR_PATH),
-                "--public_key",
-                str(public_pem),
-                "--allow_symlinks",
-                str(folder),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        check = model_signing_verify(folder, public_pem)
         assert check.returncode == 0, check.stdout + check.stderr
     # Fresh connections spread over both workers; each answers the one bundle on record.
     for key in ("nordic", "example"):
