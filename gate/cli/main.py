@@ -30,6 +30,7 @@ def _register() -> None:
         demo_cmd,
         estimate_cmd,
         keys_cmd,
+        officers_cmd,
         records_cmd,
         rules_cmd,
         serve_cmd,
@@ -43,6 +44,7 @@ def _register() -> None:
         records_cmd,
         estimate_cmd,
         keys_cmd,
+        officers_cmd,
     ):
         module.register(app)
 

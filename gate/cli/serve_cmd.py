@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from gate.server.settings import load_serve_settings
+from gate.server.settings import ServeSettings, load_serve_settings
+
+if TYPE_CHECKING:
+    from gate.server.serve import Gate
 
 
 def serve(
@@ -22,12 +27,17 @@ def serve(
     workers: int | None = typer.Option(
         None, "--workers", help="Server processes (default 1); they share the records."
     ),
+    console_port: int | None = typer.Option(
+        None, "--console-port", help="Also serve the compliance console on this port."
+    ),
+    console_host: str | None = typer.Option(
+        None, "--console-host", help="Console address (default 127.0.0.1: loopback only)."
+    ),
     config: Path | None = typer.Option(
         None, "--config", envvar="GATE_CONFIG", help="TOML file of settings ([serve] table)."
     ),
 ) -> None:
     """Serve models to the unmodified huggingface_hub client, deciding every transfer."""
-    import uvicorn
 
     from gate.server.metrics import configure_json_logging
     from gate.server.serve import build_gate
@@ -42,10 +52,23 @@ def serve(
             "port": port,
             "mode": mode,
             "workers": workers,
+            "console_port": console_port,
+            "console_host": console_host,
         },
     )
     gate = build_gate(settings)  # fails here, once, on a missing key or an unreachable store
     configure_json_logging(settings.log_level)
+    with contextlib.ExitStack() as console:
+        if settings.console_port is not None:
+            from gate.console.serving import serve_console
+
+            console.enter_context(serve_console(settings))
+        _run(settings, gate)
+
+
+def _run(settings: ServeSettings, gate: Gate) -> None:
+    import uvicorn
+
     if settings.workers > 1:
         gate.close()
         # Each worker builds its own gate from the same settings, passed as GATE_* variables.

@@ -29,6 +29,13 @@ class ServeSettings(Settings):
     workers: int = Field(
         default=1, ge=1, le=64, description="Server processes (each decides; records shared)."
     )
+    console_port: int | None = Field(
+        default=None, ge=0, le=65535, description="Serve the compliance console on this port."
+    )
+    console_host: str = Field(default="127.0.0.1", description="Address the console listens on.")
+    console_secure_cookies: bool = Field(
+        default=False, description="Mark console cookies Secure (behind a TLS-terminating proxy)."
+    )
 
     def to_environment(self) -> dict[str, str]:
         """These settings as `GATE_*` variables, so worker processes rebuild exactly them."""

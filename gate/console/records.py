@@ -1,0 +1,455 @@
+"""Everything the console reads from and does to the records store, in one module.
+
+The pages never touch the store directly: when the store's API changes (answer versions, the
+service layer), this is the one file to adapt. Reads come from the audit entries' canonical
+bodies (the part the chain protects); the lookup columns beside them only narrow the search and
+every row found is checked again against its body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from gate.core.canonical import canonical_json
+from gate.errors import InputError, NotFoundError
+from gate.store import audit, credentials, inquiries, licenses, models, recipients
+from gate.store.db import Store
+from gate.store.inquiries import InquiryRecord
+from gate.store.schema import audit_checkpoints, audit_entries, audit_head, model_records
+
+SCAN_LIMIT = 20_000  # entries a page looks at, newest first; CSV export is not limited
+
+
+# -- decisions ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionFilter:
+    """A decision search. Empty fields match everything; dates are inclusive UTC days."""
+
+    recipient: str = ""
+    model: str = ""
+    verdict: str = ""
+    basis: str = ""
+    ruleset: str = ""
+    since: datetime | None = None
+    until: datetime | None = None  # exclusive
+
+    def matches(self, row: DecisionRow) -> bool:
+        return (
+            (not self.recipient or row.recipient_id == self.recipient)
+            and (not self.model or row.repo_id == self.model)
+            and (not self.verdict or row.verdict == self.verdict)
+            and (not self.basis or row.basis == self.basis)
+            and (not self.ruleset or self.ruleset in row.rulesets)
+            and (self.since is None or row.recorded_at >= self.since)
+            and (self.until is None or row.recorded_at < self.until)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRow:
+    seq: int
+    decision_id: str
+    recorded_at: datetime
+    recipient_id: str
+    repo_id: str
+    file: str
+    verdict: str
+    basis: str
+    rulesets: tuple[str, ...]
+    allowed: bool
+    mode: str
+    inquiry_id: str | None
+    payload: Mapping[str, Any] = field(repr=False)
+
+
+def _decision_row(seq: int, body: str) -> DecisionRow:
+    payload = json.loads(body)
+    decision = payload.get("decision") or {}
+    request = payload.get("request") or {}
+    meta = payload.get("meta") or {}
+    recipient = request.get("recipient") or {}
+    model = request.get("model") or {}
+    ruleset = decision.get("ruleset") or {}
+    rulesets = [str(ruleset.get("id") or "")]
+    rulesets += [
+        str(r.get("id") or "") for r in decision.get("rulesets") or () if isinstance(r, dict)
+    ]
+    return DecisionRow(
+        seq,
+        str(payload.get("decision_id") or ""),
+        datetime.fromisoformat(str(payload["recorded_at"])),
+        str(meta.get("recipient_id") or recipient.get("id") or ""),
+        str(meta.get("repo_id") or model.get("repo_id") or ""),
+        str(meta.get("file") or ""),
+        str(decision.get("verdict") or ""),
+        str(decision.get("basis") or ""),
+        tuple(r for r in dict.fromkeys(rulesets) if r),
+        bool(payload.get("allowed")),
+        str(payload.get("mode") or ""),
+        payload.get("inquiry_id"),
+        payload,
+    )
+
+
+def _decision_query(f: DecisionFilter) -> Any:
+    c = audit_entries.c
+    query = select(c.seq, c.body).where(c.kind == "decision")
+    # Lookup columns narrow the search; each row is checked again against its body.
+    if f.recipient:
+        query = query.where(c.recipient_id == f.recipient)
+    if f.model:
+        query = query.where(c.repo_id == f.model)
+    if f.verdict:
+        query = query.where(c.verdict == f.verdict)
+    if f.since is not None:
+        query = query.where(c.recorded_at >= f.since)
+    if f.until is not None:
+        query = query.where(c.recorded_at < f.until)
+    return query
+
+
+def iter_decisions(
+    store: Store, f: DecisionFilter, *, newest_first: bool = True
+) -> Iterator[DecisionRow]:
+    """Matching decisions, streamed in batches (CSV export reads them all)."""
+    c = audit_entries.c
+    bound: int | None = None
+    while True:
+        query = _decision_query(f)
+        if bound is not None:
+            query = query.where(c.seq < bound if newest_first else c.seq > bound)
+        query = query.order_by(c.seq.desc() if newest_first else c.seq).limit(2000)
+        with store.read() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            return
+        for seq, body in rows:
+            row = _decision_row(int(seq), body)
+            if f.matches(row):
+                yield row
+        bound = int(rows[-1][0])
+
+
+def search_decisions(store: Store, f: DecisionFilter, *, limit: int = 200) -> list[DecisionRow]:
+    out: list[DecisionRow] = []
+    for row in iter_decisions(store, f):
+        out.append(row)
+        if len(out) >= limit:
+            break
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ChainPlace:
+    seq: int
+    hash: str
+    prev_hash: str
+    next_seq: int | None
+    head_seq: int
+    checkpoint: Mapping[str, Any] | None  # the first signed checkpoint covering the entry
+
+
+def decision(store: Store, decision_id: str) -> tuple[DecisionRow, ChainPlace]:
+    entry = audit.get_entry(store, decision_id)
+    if entry.kind != "decision":
+        raise NotFoundError(f"no decision {decision_id!r}")
+    row = _decision_row(entry.seq, canonical_json(dict(entry.payload)).decode())
+    with store.read() as conn:
+        head = conn.execute(select(audit_head.c.seq).where(audit_head.c.id == 1)).scalar_one()
+        cp = conn.execute(
+            select(audit_checkpoints)
+            .where(audit_checkpoints.c.seq >= entry.seq)
+            .order_by(audit_checkpoints.c.seq)
+            .limit(1)
+        ).first()
+    checkpoint = None
+    if cp is not None:
+        checkpoint = {"seq": int(cp.seq), "signed_at": cp.signed_at, "key_id": cp.key_id}
+    next_seq = entry.seq + 1 if entry.seq < int(head) else None
+    return row, ChainPlace(entry.seq, entry.hash, entry.prev_hash, next_seq, int(head), checkpoint)
+
+
+# -- inquiries and the queue -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerVersion:
+    """One submission of the recipient's answers, as the audit chain recorded it."""
+
+    number: int
+    answers: Mapping[str, Any]
+    recorded_at: datetime
+    changed: tuple[str, ...]  # question codes whose answer differs from the previous version
+
+
+@dataclass(frozen=True, slots=True)
+class InquiryView:
+    record: InquiryRecord
+    versions: tuple[AnswerVersion, ...]
+    recipient: recipients.RecipientRecord | None
+    basis: str | None
+    decision_ids: tuple[str, ...]
+    history: tuple[Mapping[str, Any], ...]
+    recipient_changes: tuple[tuple[str, Any, Any], ...]  # field, now, after approval
+
+    @property
+    def version(self) -> int:
+        return self.versions[-1].number if self.versions else 0
+
+    @property
+    def digest(self) -> str:
+        return answers_digest(self.record.answers)
+
+
+def answers_digest(answers: Mapping[str, Any] | None) -> str:
+    return hashlib.sha256(canonical_json(answers)).hexdigest()[:16]
+
+
+def _inquiry_entries(store: Store, record: InquiryRecord) -> list[Mapping[str, Any]]:
+    c = audit_entries.c
+    with store.read() as conn:
+        rows = conn.execute(
+            select(c.seq, c.body)
+            .where(
+                c.kind.in_(("inquiry", "decision")),
+                c.recipient_id == record.recipient_id,
+                c.repo_id == record.repo_id,
+            )
+            .order_by(c.seq)
+        ).all()
+    found: list[Mapping[str, Any]] = []
+    for seq, body in rows:
+        payload = json.loads(body)
+        if payload.get("inquiry_id") == record.id:
+            found.append({"seq": int(seq), **payload})
+    return found
+
+
+def _preview(
+    record: InquiryRecord, current: recipients.RecipientRecord | None
+) -> list[tuple[str, Any, Any]]:
+    """What approving would change in the recipient's record: (field, now, after)."""
+    if current is None or not record.answers:
+        return []
+    # The store's own mapping from answers to recipient fields (one home for that rule).
+    fields = inquiries._recipient_fields(record.answers)
+    now = current.to_dict()
+    out: list[tuple[str, Any, Any]] = []
+    if "headquarters" in fields:
+        out.append(("headquarters", now["headquarters"], fields["headquarters"]))
+    if "parent" in fields:
+        after = fields["parent"]
+        shown = (
+            "none (its own ultimate parent)"
+            if after == "self"
+            else {"name": after[0], "headquarters": after[1]}
+        )
+        out.append(("ultimate parent", now["ultimate_parent"], shown))
+    if "default_destination" in fields:
+        out.append(
+            ("default destination", now["default_destination"], fields["default_destination"])
+        )
+    if "attestation" in fields:
+        until, since, reference = fields["attestation"]
+        after = {"valid_from": since, "valid_until": until, "reference": reference}
+        out.append(("security attestation", now["security_attestation"], after))
+    return [row for row in out if row[1] != row[2]]
+
+
+def inquiry(store: Store, inquiry_id: str) -> InquiryView:
+    record = inquiries.get(store, inquiry_id)
+    try:
+        recipient: recipients.RecipientRecord | None = recipients.get(store, record.recipient_id)
+    except NotFoundError:
+        recipient = None
+    entries = _inquiry_entries(store, record)
+    versions: list[AnswerVersion] = []
+    for e in entries:
+        if e.get("kind") == "inquiry" and e.get("event") == "answered":
+            answers = e.get("answers") or {}
+            previous = versions[-1].answers if versions else {}
+            changed = tuple(k for k in answers if previous.get(k) != answers.get(k))
+            stamp = datetime.fromisoformat(str(e["recorded_at"]))
+            versions.append(AnswerVersion(len(versions) + 1, answers, stamp, changed))
+    decisions = [e for e in entries if e.get("kind") == "decision"]
+    basis = (decisions[-1].get("decision") or {}).get("basis") if decisions else None
+    history = tuple(e for e in entries if e.get("kind") == "inquiry")
+    return InquiryView(
+        record,
+        tuple(versions),
+        recipient,
+        basis,
+        tuple(str(d.get("decision_id")) for d in decisions),
+        history,
+        tuple(_preview(record, recipient)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    inquiry: InquiryRecord
+    basis: str
+    waiting_since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    to_review: tuple[QueueItem, ...]  # answered: an officer decides
+    awaiting_answers: dict[str, tuple[QueueItem, ...]]  # open, by the hold's basis
+    screening: tuple[Mapping[str, Any], ...]
+    screening_available: bool
+
+
+def _hold_bases(store: Store) -> dict[str, str]:
+    """inquiry id -> the basis of the latest hold that pointed to it."""
+    c = audit_entries.c
+    with store.read() as conn:
+        rows = conn.execute(
+            select(c.body)
+            .where(c.kind == "decision", c.verdict == "hold")
+            .order_by(c.seq.desc())
+            .limit(SCAN_LIMIT)
+        ).all()
+    out: dict[str, str] = {}
+    for (body,) in rows:
+        payload = json.loads(body)
+        inquiry_id = payload.get("inquiry_id")
+        if inquiry_id and inquiry_id not in out:
+            out[str(inquiry_id)] = str((payload.get("decision") or {}).get("basis") or "")
+    return out
+
+
+def queue(store: Store) -> Queue:
+    open_ones = [r for r in inquiries.list_all(store) if r.status in inquiries.OPEN_STATES]
+    bases = _hold_bases(store)
+    to_review: list[QueueItem] = []
+    waiting: dict[str, list[QueueItem]] = {}
+    for r in open_ones:
+        basis = bases.get(r.id, "unknown")
+        if r.status == "answered":
+            to_review.append(QueueItem(r, basis, r.answered_at or r.opened_at))
+        else:
+            waiting.setdefault(basis, []).append(QueueItem(r, basis, r.opened_at))
+    hits, available = screening_hits(store)
+    return Queue(
+        tuple(sorted(to_review, key=lambda i: i.waiting_since)),
+        {b: tuple(sorted(v, key=lambda i: i.waiting_since)) for b, v in sorted(waiting.items())},
+        hits,
+        available,
+    )
+
+
+def screening_hits(store: Store) -> tuple[tuple[Mapping[str, Any], ...], bool]:
+    """Possible restricted-party matches awaiting review, when the screening store exists.
+
+    The seam for `gate.store.screening` (being added beside this work): it is used when it offers
+    `pending_reviews(store)`; until then the queue says screening is not installed.
+    """
+    try:
+        from gate.store import screening  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return (), False
+    pending = getattr(screening, "pending_reviews", None)
+    if pending is None:
+        return (), False
+    return tuple(
+        dict(h) if isinstance(h, Mapping) else {"hit": str(h)} for h in pending(store)
+    ), True
+
+
+def review(
+    store: Store,
+    inquiry_id: str,
+    *,
+    approve: bool,
+    officer: str,
+    note: str,
+    version: int,
+    digest: str,
+) -> InquiryRecord:
+    """Approve or reject exactly the answers the officer was shown.
+
+    `version` and `digest` come from the page the officer read; when the answers changed since,
+    nothing is applied. The store binds the approval itself when its `review` takes a version
+    (the records work on answer versions); until then this check is made just before the call.
+    """
+    if not note.strip():
+        raise InputError("note", "say why (the note goes to the audit chain)")
+    current = inquiry(store, inquiry_id)
+    if current.version != version or current.digest != digest:
+        raise InputError(
+            "version",
+            f"the answers changed after you read them (now version {current.version}); "
+            "read them again before deciding",
+        )
+    kwargs: dict[str, Any] = {}
+    if "version" in inspect.signature(inquiries.review).parameters:
+        kwargs["version"] = version
+    return inquiries.review(
+        store, inquiry_id, approve=approve, reviewer=officer, note=note.strip(), **kwargs
+    )
+
+
+# -- recipients, licenses, models ---------------------------------------------------------------
+
+
+def recipient_list(store: Store) -> list[recipients.RecipientRecord]:
+    return recipients.list_all(store)
+
+
+def recipient_detail(store: Store, recipient_id: str) -> dict[str, Any]:
+    record = recipients.get(store, recipient_id)
+    return {
+        "recipient": record,
+        "licenses": licenses.list_all(store, recipient_id=recipient_id),
+        "credentials": credentials.list_for(store, recipient_id),
+        "inquiries": inquiries.list_all(store, recipient_id=recipient_id),
+        "screening": recipient_screening(store, recipient_id),
+    }
+
+
+def recipient_screening(store: Store, recipient_id: str) -> str | None:
+    """The recipient's screening status when the screening store offers it (seam, see above)."""
+    try:
+        from gate.store import screening  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None
+    status = getattr(screening, "status_of", None)
+    return None if status is None else str(status(store, recipient_id))
+
+
+def license_list(store: Store) -> list[licenses.LicenseRecord]:
+    return licenses.list_all(store)
+
+
+def model_list(store: Store) -> list[str]:
+    with store.read() as conn:
+        repos = conn.execute(select(model_records.c.repo_id).distinct()).scalars().all()
+    return sorted({str(r) for r in repos})
+
+
+def model_detail(store: Store, repo_id: str) -> dict[str, Any]:
+    return models.show(store, repo_id)
+
+
+def classify(store: Store, repo_id: str, *, officer: str, reason: str, **given: Any) -> None:
+    models.classify(store, repo_id, actor=officer, reason=reason, **given)
+
+
+def designate(store: Store, repo_id: str, *, officer: str, reason: str, source: str | None) -> None:
+    models.designate(store, repo_id, reason=reason, actor=officer, source=source)
+
+
+def record_action(store: Store, officer: str, action: str, details: Mapping[str, Any]) -> None:
+    """An officer's console action that no store call records by itself (e.g. verify now)."""
+    audit.append_now(store, "admin", {"action": action, "actor": officer, **details})
