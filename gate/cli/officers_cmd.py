@@ -53,6 +53,21 @@ def officers_add(
         stdout().print(f"added {added.role} {added.name}", markup=False)
 
 
+@officers_app.command("disable")
+def officers_disable(
+    name: str = typer.Argument(..., help="Sign-in name."),
+    reason: str = typer.Option(..., "--reason", help="Why (recorded in the audit chain)."),
+    by: str | None = BY_OPTION,
+    db: str | None = DB_OPTION,
+) -> None:
+    """Stop an officer from signing in; their sessions end at once."""
+    from gate.store import officers
+
+    with cli_store(db) as store:
+        officers.disable(store, name, actor=actor(by), reason=reason)
+    stdout().print(f"disabled {name}", markup=False)
+
+
 @officers_app.command("list")
 def officers_list(as_json: bool = JSON_OPTION, db: str | None = DB_OPTION) -> None:
     """List officers (never their password hashes)."""

@@ -42,7 +42,11 @@ log = logging.getLogger("gate.console")
 
 def _local(target: str | None) -> str:
     """Where to go after signing in: only a path on this console (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if not target or not target.startswith("/") or target.startswith("//") or len(target) > 2000:
+        return "/"
+    # Browsers drop tabs and newlines inside URLs ("/\t/evil" becomes "//evil") and read "\"
+    # as "/": refuse anything but plain printable ASCII without backslashes.
+    if any(not " " < c < "\x7f" or c == "\\" for c in target):
         return "/"
     return target
 
@@ -224,6 +228,12 @@ async def verify(request: Request, session: Session, form: Mapping[str, str]) ->
     return RedirectResponse("/audit", status_code=303)
 
 
+async def checkpoint(request: Request, session: Session, form: Mapping[str, str]) -> Response:
+    store = console_of(request).store
+    await run_in_threadpool(records.checkpoint_now, store, session.officer.name)
+    return RedirectResponse("/audit?done=checkpoint", status_code=303)
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/signin", signin_form, methods=["GET"]),
@@ -233,4 +243,5 @@ def routes() -> list[BaseRoute]:
         Route("/models/classify", action(classify), methods=["POST"]),
         Route("/models/designate", action(designate), methods=["POST"]),
         Route("/audit/verify", action(verify), methods=["POST"]),
+        Route("/audit/checkpoint", action(checkpoint), methods=["POST"]),
     ]

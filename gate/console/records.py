@@ -453,3 +453,15 @@ def designate(store: Store, repo_id: str, *, officer: str, reason: str, source: 
 def record_action(store: Store, officer: str, action: str, details: Mapping[str, Any]) -> None:
     """An officer's console action that no store call records by itself (e.g. verify now)."""
     audit.append_now(store, "admin", {"action": action, "actor": officer, **details})
+
+
+def checkpoint_now(store: Store, officer: str) -> int:
+    """Sign a checkpoint at the head now (recorded with the officer's name, then signed again so
+    the checkpoint covers that record too); InputError when the gate has no signing key here."""
+    if store.signer is None:
+        raise InputError("checkpoint", "this console has no signing key to sign checkpoints")
+    record_action(store, officer, "console.audit_checkpoint", {})
+    seq = audit.checkpoint_now(store)
+    if seq is None:
+        raise InputError("checkpoint", "nothing new to sign")
+    return seq

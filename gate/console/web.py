@@ -34,6 +34,7 @@ DONE = {
     "reject": "Rejected: the recipient's record is unchanged.",
     "classified": "Classification recorded.",
     "designated": "Designation recorded.",
+    "checkpoint": "Checkpoint signed.",
 }
 MAX_FORM_BYTES = 64 * 1024
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
 from gate.errors import InputError, NotFoundError
 from gate.store import audit
@@ -112,6 +112,28 @@ def add(store: Store, name: str, *, role: str, password: str, actor: str) -> Off
         )
         row = conn.execute(select(t).where(t.c.name == name)).one()
     return _officer(row)
+
+
+def disable(store: Store, name: str, *, actor: str, reason: str) -> Officer:
+    """Stop an officer from signing in; their open sessions end at once. Not undone: add the
+    person again under a new name (a password is set once)."""
+    if not reason.strip():
+        raise InputError("reason", "say why (it goes to the audit chain)")
+    with store.write() as conn:
+        row = conn.execute(select(t).where(t.c.name == name)).first()
+        if row is None:
+            raise NotFoundError(f"unknown officer {name!r}")
+        if row.disabled_at is not None:
+            raise InputError("name", f"officer {name!r} is already disabled")
+        conn.execute(update(t).where(t.c.name == name).values(disabled_at=store.now()))
+        conn.execute(delete(s).where(s.c.officer == name))
+        audit.append(
+            conn,
+            store,
+            "admin",
+            {"action": "officer.disable", "actor": actor, "officer": name, "reason": reason},
+        )
+        return _officer(conn.execute(select(t).where(t.c.name == name)).one())
 
 
 def get(store: Store, name: str) -> Officer:

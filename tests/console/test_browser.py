@@ -56,7 +56,9 @@ def attestation_hold(site: Site, key: str = "rio") -> str:
     site.add_recipient(key, "Rio Labs GmbH", "DE", "self", "BR")
     inquiry_id = site.hold(key)
     until = (date.today() + timedelta(days=200)).isoformat()
-    site.answer(key, inquiry_id, {"security_attestation": {"valid_until": until, "reference": "A-7"}})
+    site.answer(
+        key, inquiry_id, {"security_attestation": {"valid_until": until, "reference": "A-7"}}
+    )
     return inquiry_id
 
 
@@ -80,9 +82,9 @@ def test_officer_works_a_hold_from_the_queue_to_approval(browser: Browser, site:
     expect(page.locator(".status-completed")).to_have_text("completed")
 
     got = site.download("rio", "after-approval")
-    assert got.read_bytes() == next(m.files for m in site.world.models if m.repo_id == FRONTIER)[
-        SHARD
-    ]
+    assert (
+        got.read_bytes() == next(m.files for m in site.world.models if m.repo_id == FRONTIER)[SHARD]
+    )
     approved = [
         e.payload
         for e in audit.iter_entries(site.gate.store, kind="inquiry")
@@ -150,8 +152,13 @@ def test_a_viewer_reads_but_cannot_act(browser: Browser, site: Site) -> None:
     csrf = page.locator('input[name="csrf"]').first.get_attribute("value")
     response = page.request.post(
         f"/inquiries/{inquiry_id}/review",
-        form={"csrf": csrf or "", "version": "1", "digest": "x", "decision": "approve",
-              "note": "sneaky"},
+        form={
+            "csrf": csrf or "",
+            "version": "1",
+            "digest": "x",
+            "decision": "approve",
+            "note": "sneaky",
+        },
     )
     assert response.status == 403
     assert inquiries.get(site.gate.store, inquiry_id).status == "answered"
