@@ -100,7 +100,7 @@ def serve_console(settings: ServeSettings) -> Iterator[ConsoleServer]:
     )
     try:
         with ConsoleServer(app, settings.console_host, settings.console_port) as server:
-            log.warning("compliance console at %s", server.url)
+            log.info("compliance console at %s", server.url)
             yield server
     finally:
         store.close()
