@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gate.console import records
+from gate.console import records, screening
 from gate.console.auth import (
     PRESESSION_COOKIE,
     SESSION_COOKIE,
@@ -228,6 +228,24 @@ async def verify(request: Request, session: Session, form: Mapping[str, str]) ->
     return RedirectResponse("/audit", status_code=303)
 
 
+async def screening_review(request: Request, session: Session, form: Mapping[str, str]) -> Response:
+    raw = str(request.path_params["hit_id"])
+    if not raw.isdigit() or len(raw) > 12:
+        raise InputError("id", "expected the number of a screening result")
+    choice = form.get("decision", "")
+    await run_in_threadpool(
+        lambda: screening.review(
+            console_of(request).store,
+            int(raw),
+            decision=choice,
+            reason=form.get("reason", ""),
+            officer=session.officer.name,
+        )
+    )
+    done = "cleared" if choice == "clear" else "confirmed"
+    return RedirectResponse(f"/screening/{raw}?done={done}", status_code=303)
+
+
 async def checkpoint(request: Request, session: Session, form: Mapping[str, str]) -> Response:
     store = console_of(request).store
     await run_in_threadpool(records.checkpoint_now, store, session.officer.name)
@@ -240,6 +258,7 @@ def routes() -> list[BaseRoute]:
         Route("/signin", signin, methods=["POST"]),
         Route("/signout", signout, methods=["POST"]),
         Route("/inquiries/{inquiry_id}/review", action(review), methods=["POST"]),
+        Route("/screening/{hit_id}/review", action(screening_review), methods=["POST"]),
         Route("/models/classify", action(classify), methods=["POST"]),
         Route("/models/designate", action(designate), methods=["POST"]),
         Route("/audit/verify", action(verify), methods=["POST"]),

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gate.console import chain, charts, records
+from gate.console import chain, charts, records, screening
 from gate.console.csvout import csv_response
 from gate.console.web import console_of, page, render
 from gate.errors import InputError
@@ -100,6 +100,14 @@ async def inquiry(request: Request, session: Session) -> Response:
         records.inquiry, console_of(request).store, request.path_params["inquiry_id"]
     )
     return render(request, "inquiry.html", {"view": view}, session=session)
+
+
+async def screening_hit(request: Request, session: Session) -> Response:
+    raw = str(request.path_params["hit_id"])
+    if not raw.isdigit() or len(raw) > 12:
+        raise InputError("id", "expected the number of a screening result")
+    hit = await run_in_threadpool(screening.get, console_of(request).store, int(raw))
+    return render(request, "screening.html", {"hit": hit}, session=session)
 
 
 async def decisions(request: Request, session: Session) -> Response:
@@ -326,6 +334,7 @@ def routes() -> list[BaseRoute]:
         Route("/", page(queue)),
         Route("/queue.csv", page(queue_csv)),
         Route("/inquiries/{inquiry_id}", page(inquiry)),
+        Route("/screening/{hit_id}", page(screening_hit)),
         Route("/decisions", page(decisions)),
         Route("/decisions.csv", page(decisions_csv)),
         Route("/decisions/{decision_id}", page(decision)),

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from gate.console import screening
 from gate.core.canonical import canonical_json
 from gate.errors import InputError, NotFoundError
 from gate.store import audit, credentials, inquiries, licenses, models, recipients
@@ -306,7 +307,7 @@ class QueueItem:
 class Queue:
     to_review: tuple[QueueItem, ...]  # answered: an officer decides
     awaiting_answers: dict[str, tuple[QueueItem, ...]]  # open, by the hold's basis
-    screening: tuple[Mapping[str, Any], ...]
+    screening: tuple[screening.Hit, ...]
     screening_available: bool
 
 
@@ -340,31 +341,13 @@ def queue(store: Store) -> Queue:
             to_review.append(QueueItem(r, basis, r.answered_at or r.opened_at))
         else:
             waiting.setdefault(basis, []).append(QueueItem(r, basis, r.opened_at))
-    hits, available = screening_hits(store)
+    hits, available = screening.pending(store)
     return Queue(
         tuple(sorted(to_review, key=lambda i: i.waiting_since)),
         {b: tuple(sorted(v, key=lambda i: i.waiting_since)) for b, v in sorted(waiting.items())},
         hits,
         available,
     )
-
-
-def screening_hits(store: Store) -> tuple[tuple[Mapping[str, Any], ...], bool]:
-    """Possible restricted-party matches awaiting review, when the screening store exists.
-
-    The seam for `gate.store.screening` (being added beside this work): it is used when it offers
-    `pending_reviews(store)`; until then the queue says screening is not installed.
-    """
-    try:
-        from gate.store import screening  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return (), False
-    pending = getattr(screening, "pending_reviews", None)
-    if pending is None:
-        return (), False
-    return tuple(
-        dict(h) if isinstance(h, Mapping) else {"hit": str(h)} for h in pending(store)
-    ), True
 
 
 def review(
@@ -414,18 +397,8 @@ def recipient_detail(store: Store, recipient_id: str) -> dict[str, Any]:
         "licenses": licenses.list_all(store, recipient_id=recipient_id),
         "credentials": credentials.list_for(store, recipient_id),
         "inquiries": inquiries.list_all(store, recipient_id=recipient_id),
-        "screening": recipient_screening(store, recipient_id),
+        "screening": screening.statuses(store, recipient_id),
     }
-
-
-def recipient_screening(store: Store, recipient_id: str) -> str | None:
-    """The recipient's screening status when the screening store offers it (seam, see above)."""
-    try:
-        from gate.store import screening  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    status = getattr(screening, "status_of", None)
-    return None if status is None else str(status(store, recipient_id))
 
 
 def license_list(store: Store) -> list[licenses.LicenseRecord]:

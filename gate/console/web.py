@@ -35,6 +35,8 @@ DONE = {
     "classified": "Classification recorded.",
     "designated": "Designation recorded.",
     "checkpoint": "Checkpoint signed.",
+    "cleared": "Cleared: the party is not the listed one.",
+    "confirmed": "Confirmed: the party is the listed one; its transfers are denied.",
 }
 MAX_FORM_BYTES = 64 * 1024
 

@@ -7,6 +7,7 @@ The hub API (`gate.server`) and the console (`gate.console`) share one store, as
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import httpx
 import pytest
 from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import GatedRepoError
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from gate.console.app import create_console_app
 from gate.console.serving import ConsoleServer
@@ -27,6 +29,7 @@ from gate.store import credentials, officers, recipients
 FRONTIER = "acme/frontier-x"
 SHARD = "model-00001-of-00002.safetensors"
 OFFICER, VIEWER = "olivia", "victor"
+CHROMIUM = "/usr/bin/chromium"  # Debian's; never a browser download of its own
 PASSWORD = "correct horse battery staple"
 
 
@@ -133,3 +136,27 @@ def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', html)
     assert found is not None
     return found.group(1)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if shutil.which("chromium") is None and not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def signed_in(browser: Browser, site: Site, name: str = OFFICER, width: int = 1280) -> Page:
+    context = browser.new_context(
+        base_url=site.console, viewport={"width": width, "height": 900}, accept_downloads=True
+    )
+    page = context.new_page()
+    page.goto("/")
+    expect(page).to_have_url(f"{site.console}/signin?next=%2F")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Queue", exact=True)).to_be_visible()
+    return page

@@ -9,46 +9,19 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from huggingface_hub.errors import GatedRepoError
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from gate.store import audit, inquiries
-from tests.console.conftest import FRONTIER, OFFICER, PASSWORD, SHARD, VIEWER, Site
+from tests.console.conftest import FRONTIER, OFFICER, SHARD, VIEWER, Site, signed_in
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if shutil.which("chromium") is None and not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
-
-
-def signed_in(browser: Browser, site: Site, name: str = OFFICER, width: int = 1280) -> Page:
-    context = browser.new_context(
-        base_url=site.console, viewport={"width": width, "height": 900}, accept_downloads=True
-    )
-    page = context.new_page()
-    page.goto("/")
-    expect(page).to_have_url(f"{site.console}/signin?next=%2F")
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Queue", exact=True)).to_be_visible()
-    return page
 
 
 def attestation_hold(site: Site, key: str = "rio") -> str:
