@@ -242,8 +242,10 @@ def _preview(
     """What approving would change in the recipient's record: (field, now, after)."""
     if current is None or not record.answers:
         return []
-    # The store's own mapping from answers to recipient fields (one home for that rule).
-    fields = inquiries._recipient_fields(record.answers)
+    # The store's own mapping from answers to recipient fields (one home for that rule; public
+    # as `recipient_fields` once answers are versioned).
+    mapping = getattr(inquiries, "recipient_fields", None) or inquiries._recipient_fields
+    fields = mapping(record.answers)
     now = current.to_dict()
     out: list[tuple[str, Any, Any]] = []
     if "headquarters" in fields:
