@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from xml.sax.saxutils import escape
 
-from gate.console.records import DecisionRow
+from gate.console.decisions import DecisionRow
 
 VERDICTS = ("allow", "license_required", "hold", "deny")
 COLOURS = {"allow": "#2e7d32", "license_required": "#b26a00", "hold": "#6a1b9a", "deny": "#c62828"}

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gate.console import chain, charts, records, screening
+from gate.console import chain, charts, decisions, records, screening
 from gate.console.csvout import csv_response
 from gate.console.web import console_of, page, render
 from gate.errors import InputError
@@ -41,12 +41,12 @@ def _start(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
-def decision_filter(request: Request) -> records.DecisionFilter:
+def decision_filter(request: Request) -> decisions.DecisionFilter:
     verdict = _text(request, "verdict", 30)
     if verdict and verdict not in VERDICTS:
         raise InputError("verdict", f"expected one of {', '.join(VERDICTS)}")
     since, until = _day(request, "from"), _day(request, "to")
-    return records.DecisionFilter(
+    return decisions.DecisionFilter(
         recipient=_text(request, "recipient", 100),
         model=_text(request, "model"),
         verdict=verdict,
@@ -110,9 +110,9 @@ async def screening_hit(request: Request, session: Session) -> Response:
     return render(request, "screening.html", {"hit": hit}, session=session)
 
 
-async def decisions(request: Request, session: Session) -> Response:
+async def decision_list(request: Request, session: Session) -> Response:
     f = decision_filter(request)
-    rows = await run_in_threadpool(records.search_decisions, console_of(request).store, f)
+    rows = await run_in_threadpool(decisions.search, console_of(request).store, f)
     return render(
         request,
         "decisions.html",
@@ -159,14 +159,14 @@ async def decisions_csv(request: Request, session: Session) -> Response:
             r.mode,
             r.inquiry_id or "",
         )
-        for r in records.iter_decisions(store, f)
+        for r in decisions.iter_decisions(store, f)
     )
     return csv_response("decisions", header, rows)
 
 
-async def decision(request: Request, session: Session) -> Response:
+async def decision_page(request: Request, session: Session) -> Response:
     row, place = await run_in_threadpool(
-        records.decision, console_of(request).store, request.path_params["decision_id"]
+        decisions.decision, console_of(request).store, request.path_params["decision_id"]
     )
     return render(
         request, "decision.html", {"row": row, "place": place, "p": row.payload}, session=session
@@ -305,10 +305,10 @@ async def dashboard(request: Request, session: Session) -> Response:
     days = int(raw)
     last = datetime.now(UTC).date()
     first = last - timedelta(days=days - 1)
-    f = records.DecisionFilter(since=_start(first))
+    f = decisions.DecisionFilter(since=_start(first))
 
     def collect() -> charts.Summary:
-        return charts.summarise(records.iter_decisions(console_of(request).store, f), first, last)
+        return charts.summarise(decisions.iter_decisions(console_of(request).store, f), first, last)
 
     summary = await run_in_threadpool(collect)
     return render(
@@ -335,9 +335,9 @@ def routes() -> list[BaseRoute]:
         Route("/queue.csv", page(queue_csv)),
         Route("/inquiries/{inquiry_id}", page(inquiry)),
         Route("/screening/{hit_id}", page(screening_hit)),
-        Route("/decisions", page(decisions)),
+        Route("/decisions", page(decision_list)),
         Route("/decisions.csv", page(decisions_csv)),
-        Route("/decisions/{decision_id}", page(decision)),
+        Route("/decisions/{decision_id}", page(decision_page)),
         Route("/recipients", page(recipient_list)),
         Route("/recipients.csv", page(recipients_csv)),
         Route("/recipients/{recipient_id}", page(recipient)),

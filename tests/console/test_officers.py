@@ -14,7 +14,7 @@ from gate.cli.main import run
 from gate.console import charts
 from gate.console.auth import SignInLimiter
 from gate.console.csvout import cell
-from gate.console.records import DecisionRow
+from gate.console.decisions import DecisionRow
 from gate.errors import InputError
 from gate.store import audit, officers
 from gate.store.db import open_store
