@@ -41,8 +41,10 @@ def same_origin(request: Request) -> bool:
         # No header: not a browser's cross-site form post (they send Origin); the CSRF
         # token still has to match. "null" (sandboxed frames, some redirects): refuse.
         return origin != "null"
-    host = request.headers.get("host", "")
-    return urlsplit(origin).netloc == host
+    # A reverse proxy may rewrite Host; the host the browser used is then X-Forwarded-Host.
+    # Neither header can be set by another site's form, so either may vouch for the origin.
+    hosts = {request.headers.get("host", ""), request.headers.get("x-forwarded-host", "")}
+    return urlsplit(origin).netloc in hosts - {""}
 
 
 def set_cookie(response: Response, name: str, value: str, *, secure: bool, max_age: int) -> None:

@@ -367,3 +367,22 @@ def test_the_console_on_postgresql(pg: Site) -> None:
     assert inquiries.get(pg.gate.store, inquiry_id).status == "completed"
     assert client.get("/decisions").status_code == 200
     assert client.get("/dashboard").status_code == 200
+
+
+def test_pages_show_what_the_chain_says_not_an_edited_lookup_column(site: Site) -> None:
+    from huggingface_hub.errors import GatedRepoError
+
+    from gate.console import decisions
+
+    with pytest.raises(GatedRepoError):
+        site.download("shenzhen", "s")
+    with site.gate.store.write() as conn:  # an insider rewrites the lookup copies, not the bodies
+        conn.exec_driver_sql("UPDATE audit_entries SET verdict = 'allow' WHERE verdict = 'deny'")
+    shenzhen = site.world.recipient_ids["shenzhen"]
+    shown = decisions.search(site.gate.store, decisions.DecisionFilter(recipient=shenzhen))
+    assert shown and {r.verdict for r in shown} == {"deny"}
+    allowed = decisions.search(site.gate.store, decisions.DecisionFilter(verdict="allow"))
+    assert shenzhen not in {r.recipient_id for r in allowed}
+    client = sign_in(site.console)
+    page = client.get("/decisions", params={"recipient": shenzhen}).text
+    assert 'class="verdict v-deny">deny' in page and "v-allow" not in page
