@@ -28,6 +28,8 @@ from gate.console.web import (
     console_of,
     current_session,
     error_page,
+    path_id,
+    plain,
     read_form,
     render,
     secure,
@@ -138,7 +140,7 @@ def _int(form: Mapping[str, str], name: str) -> int:
 
 
 async def review(request: Request, session: Session, form: Mapping[str, str]) -> Response:
-    inquiry_id = request.path_params["inquiry_id"]
+    inquiry_id = path_id(request, "inquiry_id")
     choice = form.get("decision")
     if choice not in ("approve", "reject"):
         raise InputError("decision", "expected approve or reject")
@@ -148,12 +150,23 @@ async def review(request: Request, session: Session, form: Mapping[str, str]) ->
             inquiry_id,
             approve=choice == "approve",
             officer=session.officer.name,
-            note=form.get("note", ""),
+            note=_text(form, "note"),
             version=_int(form, "version"),
             digest=form.get("digest", ""),
         )
     )
     return RedirectResponse(f"/inquiries/{inquiry_id}?done={choice}", status_code=303)
+
+
+def _repo(form: Mapping[str, str]) -> str:
+    repo = plain(form.get("repo", "").strip(), "repo", 300)
+    if not repo:  # the records keep repository ids of up to 300 characters
+        raise InputError("repo", "name a repository id of at most 300 characters")
+    return repo
+
+
+def _text(form: Mapping[str, str], name: str, limit: int = 2000) -> str:
+    return plain(form.get(name, "").strip(), name, limit)
 
 
 def _float(form: Mapping[str, str], name: str) -> float | None:
@@ -179,23 +192,23 @@ def _yes_no(form: Mapping[str, str], name: str) -> bool | None:
 
 
 async def classify(request: Request, session: Session, form: Mapping[str, str]) -> Response:
-    repo = form.get("repo", "").strip()
+    repo = _repo(form)
     low, high = _float(form, "compute_low"), _float(form, "compute_high")
     compute = None
     if low is not None or high is not None:
         if low is not None and high is not None and low > high:
             raise InputError("compute_low", "is above the high end")
         compute = ComputeInterval(low, high, None, "recorded", ())
-    commit = form.get("commit", "").strip() or None
+    commit = _text(form, "commit", 64) or None
     await run_in_threadpool(
         lambda: records.classify(
             console_of(request).store,
             repo,
             officer=session.officer.name,
-            reason=form.get("reason", ""),
+            reason=_text(form, "reason"),
             commit=commit,
             published=_yes_no(form, "published"),
-            publication_evidence=form.get("evidence", "").strip() or None,
+            publication_evidence=_text(form, "evidence") or None,
             compute=compute,
             less_capable=_yes_no(form, "less_capable"),
         )
@@ -204,14 +217,14 @@ async def classify(request: Request, session: Session, form: Mapping[str, str]) 
 
 
 async def designate(request: Request, session: Session, form: Mapping[str, str]) -> Response:
-    repo = form.get("repo", "").strip()
+    repo = _repo(form)
     await run_in_threadpool(
         lambda: records.designate(
             console_of(request).store,
             repo,
             officer=session.officer.name,
-            reason=form.get("reason", ""),
-            source=form.get("source", "").strip() or None,
+            reason=_text(form, "reason"),
+            source=_text(form, "source", 500) or None,
         )
     )
     return _back_to_model(repo, "designated")
@@ -238,7 +251,7 @@ async def screening_review(request: Request, session: Session, form: Mapping[str
             console_of(request).store,
             int(raw),
             decision=choice,
-            reason=form.get("reason", ""),
+            reason=_text(form, "reason"),
             officer=session.officer.name,
         )
     )

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from gate.console import chain, charts, decisions, records, screening
 from gate.console.csvout import csv_response
-from gate.console.web import console_of, page, render
+from gate.console.web import console_of, page, path_id, plain, render
 from gate.errors import InputError
 from gate.store.officers import Session
 
@@ -21,10 +21,7 @@ VERDICTS = ("allow", "license_required", "hold", "deny")
 
 
 def _text(request: Request, name: str, limit: int = 300) -> str:
-    value = request.query_params.get(name, "").strip()
-    if len(value) > limit:
-        raise InputError(name, f"at most {limit} characters")
-    return value
+    return plain(request.query_params.get(name, "").strip(), name, limit)
 
 
 def _day(request: Request, name: str) -> date | None:
@@ -97,7 +94,7 @@ async def queue_csv(request: Request, session: Session) -> Response:
 
 async def inquiry(request: Request, session: Session) -> Response:
     view = await run_in_threadpool(
-        records.inquiry, console_of(request).store, request.path_params["inquiry_id"]
+        records.inquiry, console_of(request).store, path_id(request, "inquiry_id")
     )
     return render(request, "inquiry.html", {"view": view}, session=session)
 
@@ -166,7 +163,7 @@ async def decisions_csv(request: Request, session: Session) -> Response:
 
 async def decision_page(request: Request, session: Session) -> Response:
     row, place = await run_in_threadpool(
-        decisions.decision, console_of(request).store, request.path_params["decision_id"]
+        decisions.decision, console_of(request).store, path_id(request, "decision_id")
     )
     return render(
         request, "decision.html", {"row": row, "place": place, "p": row.payload}, session=session
@@ -208,7 +205,7 @@ async def recipients_csv(request: Request, session: Session) -> Response:
 
 async def recipient(request: Request, session: Session) -> Response:
     detail = await run_in_threadpool(
-        records.recipient_detail, console_of(request).store, request.path_params["recipient_id"]
+        records.recipient_detail, console_of(request).store, path_id(request, "recipient_id")
     )
     return render(request, "recipient.html", detail, session=session)
 

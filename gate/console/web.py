@@ -7,6 +7,7 @@ same origin); both turn the gate's errors into an error page with the right stat
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from gate.console.auth import SESSION_COOKIE, SignInLimiter, same_origin, tokens_match
 from gate.console.chain import Verifier
-from gate.errors import GateError, InputError
+from gate.errors import GateError, InputError, NotFoundError
 from gate.store import officers
 from gate.store.db import Store
 from gate.store.officers import Session
@@ -84,6 +85,31 @@ def templates() -> Environment:
     # Records hold dates and times: show them as ISO text rather than fail.
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "default": str}
     return env
+
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
+
+
+def path_id(request: Request, name: str) -> str:
+    """A record id from the path: ids are short and plain, so anything else is not found
+    (and never reaches the database, where a NUL byte is an error on PostgreSQL)."""
+    value = str(request.path_params[name])
+    if not _ID.match(value):
+        raise NotFoundError(f"no such record {value[:40]!r}")
+    return value
+
+
+def plain(value: str, field: str, limit: int) -> str:
+    """Free text from a form or a query: bounded, and no control characters but newlines/tabs."""
+    if len(value) > limit:
+        raise InputError(field, f"at most {limit} characters")
+    if any(c < " " and c not in "\n\r\t" for c in value) or "\x7f" in value:
+        raise InputError(field, "control characters are not allowed")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(field, "not valid text") from None
+    return value
 
 
 def secure(request: Request) -> bool:
@@ -174,7 +200,10 @@ async def read_form(request: Request) -> dict[str, str]:
         )
     except (UnicodeDecodeError, ValueError):
         raise HTTPException(400, "unreadable form") from None
-    return {k: v[-1] for k, v in fields.items()}
+    form = {k: v[-1] for k, v in fields.items()}
+    if any("\x00" in k or "\x00" in v for k, v in form.items()):
+        raise HTTPException(400, "NUL bytes are not allowed in a form")
+    return form
 
 
 def action(handler: FormHandler) -> Handler:

@@ -151,10 +151,12 @@ def list_all(store: Store) -> list[Officer]:
 
 def authenticate(store: Store, name: str, password: str) -> Officer | None:
     """The officer when the name and password match an enabled officer, else None."""
-    if len(password) > MAX_PASSWORD or len(name) > 100:
+    if len(password) > MAX_PASSWORD:
         return None
-    with store.read() as conn:
-        row = conn.execute(select(t).where(t.c.name == name)).first()
+    row = None
+    if _NAME.match(name):  # anything else (a NUL byte, say) cannot be a name: not even asked
+        with store.read() as conn:
+            row = conn.execute(select(t).where(t.c.name == name)).first()
     stored = _DUMMY_HASH if row is None else str(row.password_hash)
     try:
         _hasher.verify(stored, password)

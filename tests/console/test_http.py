@@ -386,3 +386,52 @@ def test_pages_show_what_the_chain_says_not_an_edited_lookup_column(site: Site) 
     client = sign_in(site.console)
     page = client.get("/decisions", params={"recipient": shenzhen}).text
     assert 'class="verdict v-deny">deny' in page and "v-allow" not in page
+
+
+def test_hostile_input_never_gets_a_5xx(site: Site) -> None:
+    hostile(site)
+
+
+@pytest.mark.postgres
+def test_hostile_input_never_gets_a_5xx_on_postgresql(pg_site: Site) -> None:
+    hostile(pg_site)
+
+
+def hostile(site: Site) -> None:
+    client = sign_in(site.console)
+    csrf = csrf_of(client.get("/").text)
+    odd = ["%ff", "%00", "a" * 5000, "..%2F..%2Fetc", "%ED%A0%80", "<script>", "' OR 1=1 --"]
+    for value in odd:
+        for path in (
+            f"/inquiries/{value}",
+            f"/decisions/{value}",
+            f"/recipients/{value}",
+            f"/screening/{value}",
+            f"/models/show?repo={value}",
+            f"/decisions?recipient={value}&model={value}&basis={value}&to={value}",
+            f"/dashboard?days={value}",
+            f"/signin?next={value}",
+        ):
+            response = client.get(path)
+            assert response.status_code < 500, (path, response.status_code)
+            assert "<script>" not in response.text.replace("&lt;script&gt;", "")
+        for path in (
+            "/models/classify",
+            "/models/designate",
+            "/inquiries/x/review",
+            "/screening/1/review",
+            "/signin",
+        ):
+            response = client.post(
+                path,
+                data={
+                    "csrf": csrf,
+                    "repo": value,
+                    "reason": value,
+                    "decision": value,
+                    "version": value,
+                    "compute_low": value,
+                    "commit": value,
+                },
+            )
+            assert response.status_code < 500, (path, value, response.status_code)
