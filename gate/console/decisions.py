@@ -109,11 +109,12 @@ def _decision_query(f: DecisionFilter) -> Any:
 
 
 def iter_decisions(
-    store: Store, f: DecisionFilter, *, newest_first: bool = True
+    store: Store, f: DecisionFilter, *, newest_first: bool = True, before: int | None = None
 ) -> Iterator[DecisionRow]:
-    """Matching decisions, streamed in batches (CSV export reads them all)."""
+    """Matching decisions, streamed in batches (CSV export reads them all); `before`: only
+    entries before that sequence number (the next page, newest first)."""
     c = audit_entries.c
-    bound: int | None = None
+    bound: int | None = before
     while True:
         query = _decision_query(f)
         if bound is not None:
@@ -130,9 +131,11 @@ def iter_decisions(
         bound = int(rows[-1][0])
 
 
-def search(store: Store, f: DecisionFilter, *, limit: int = 200) -> list[DecisionRow]:
+def search(
+    store: Store, f: DecisionFilter, *, limit: int = 200, before: int | None = None
+) -> list[DecisionRow]:
     out: list[DecisionRow] = []
-    for row in iter_decisions(store, f):
+    for row in iter_decisions(store, f, before=before):
         out.append(row)
         if len(out) >= limit:
             break

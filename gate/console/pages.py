@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -54,8 +55,14 @@ def decision_filter(request: Request) -> decisions.DecisionFilter:
     )
 
 
-def _query_string(request: Request) -> str:
-    return str(request.url.query)
+def _query_string(request: Request, **changes: str | None) -> str:
+    """The page's query with some parameters changed (None: left out)."""
+    params = {k: v for k, v in request.query_params.items() if k not in changes}
+    params.update({k: v for k, v in changes.items() if v is not None})
+    return urlencode(params)
+
+
+PAGE = 200
 
 
 async def queue(request: Request, session: Session) -> Response:
@@ -109,14 +116,22 @@ async def screening_hit(request: Request, session: Session) -> Response:
 
 async def decision_list(request: Request, session: Session) -> Response:
     f = decision_filter(request)
-    rows = await run_in_threadpool(decisions.search, console_of(request).store, f)
+    raw = _text(request, "before", 18)
+    if raw and not raw.isdigit():
+        raise InputError("before", "expected an entry number")
+    before = int(raw) if raw else None
+    rows = await run_in_threadpool(
+        lambda: decisions.search(console_of(request).store, f, limit=PAGE, before=before)
+    )
+    older = _query_string(request, before=str(rows[-1].seq)) if len(rows) == PAGE else None
     return render(
         request,
         "decisions.html",
         {
             "rows": rows,
             "f": f,
-            "query": _query_string(request),
+            "older": older,
+            "query": _query_string(request, before=None),
             "verdicts": VERDICTS,
             "form": dict(request.query_params),
         },

@@ -435,3 +435,27 @@ def hostile(site: Site) -> None:
                 },
             )
             assert response.status_code < 500, (path, value, response.status_code)
+
+
+def test_decisions_page_through_older_ones(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gate.console import pages
+
+    monkeypatch.setattr(pages, "PAGE", 5)
+    nordic = site.world.recipient_ids["nordic"]
+    for _ in range(12):
+        response = httpx.head(
+            f"{site.hub}/acme/frontier-x/resolve/main/model-00001-of-00002.safetensors",
+            headers={"Authorization": f"Bearer {site.token('nordic')}"},
+        )
+        assert response.status_code == 200
+    client = sign_in(site.console)
+    seen: list[int] = []
+    url: str | None = f"/decisions?recipient={nordic}"
+    while url is not None:
+        page = client.get(url).text
+        seen += [
+            int(s) for s in re.findall(r'<td><a href="/decisions/dec_[0-9a-f]+">(\d+)</a>', page)
+        ]
+        found = re.search(r'<a href="(/decisions\?[^"]+)" rel="next">', page)
+        url = found.group(1).replace("&amp;", "&") if found else None
+    assert len(seen) == 12 and seen == sorted(seen, reverse=True)
