@@ -66,6 +66,42 @@ def state(store: Store) -> ChainState:
     return ChainState(int(head.seq), str(head.hash), int(count), last_cp, last_verify)
 
 
+@dataclass(frozen=True, slots=True)
+class Action:
+    seq: int
+    recorded_at: str
+    who: str
+    what: str
+    subject: str
+
+
+def recent_actions(store: Store, limit: int = 30) -> list[Action]:
+    """The newest actions people took (officers, operators, recipients answering), newest first,
+    read from the entries' bodies."""
+    with store.read() as conn:
+        rows = conn.execute(
+            select(audit_entries.c.seq, audit_entries.c.body)
+            .where(audit_entries.c.kind.in_(("admin", "inquiry", "screening")))
+            .order_by(audit_entries.c.seq.desc())
+            .limit(limit)
+        ).all()
+    out = []
+    for seq, body in rows:
+        p = json.loads(body)
+        who = p.get("actor") or p.get("reviewer") or p.get("by") or "the gate"
+        what = p.get("action") or f"inquiry.{p.get('event')}"
+        subject = next(
+            (
+                str(p[k])
+                for k in ("inquiry_id", "repo_id", "officer", "number", "recipient_id")
+                if p.get(k)
+            ),
+            "",
+        )
+        out.append(Action(int(seq), str(p.get("recorded_at", "")), str(who), str(what), subject))
+    return out
+
+
 def latest_checkpoint(store: Store) -> dict[str, Any]:
     """The newest signed checkpoint as a file an auditor keeps outside the database."""
     with store.read() as conn:

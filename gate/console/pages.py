@@ -283,8 +283,12 @@ async def model(request: Request, session: Session) -> Response:
 async def audit_page(request: Request, session: Session) -> Response:
     console = console_of(request)
     found = await run_in_threadpool(chain.state, console.store)
+    actions = await run_in_threadpool(chain.recent_actions, console.store)
     return render(
-        request, "audit.html", {"chain": found, "job": console.verifier.job}, session=session
+        request,
+        "audit.html",
+        {"chain": found, "job": console.verifier.job, "actions": actions},
+        session=session,
     )
 
 

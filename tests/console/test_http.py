@@ -319,6 +319,8 @@ def test_verify_now_records_the_result_with_the_officer(site: Site) -> None:
     assert status["result"]["ok"] is True
     page = client.get("/audit").text
     assert "intact" in page and OFFICER in page
+    recent = page.split('id="actions-h"')[1]
+    assert f"<td>{OFFICER}</td><td><code>console.audit_verify</code>" in recent
     assert client.get("/audit/checkpoint.json").status_code == 404  # none signed yet
     signed = client.post("/audit/checkpoint", data={"csrf": csrf})
     assert signed.status_code == 303
