@@ -99,6 +99,69 @@ async def queue_csv(request: Request, session: Session) -> Response:
     return csv_response("queue", header, list(_queue_rows(found)))
 
 
+INQUIRY_STATES = ("open", "answered", "completed", "rejected")
+
+
+def _inquiry_filter(request: Request) -> tuple[str | None, str | None]:
+    status = _text(request, "status", 12) or None
+    if status is not None and status not in INQUIRY_STATES:
+        raise InputError("status", f"expected one of {', '.join(INQUIRY_STATES)}")
+    return status, _text(request, "recipient", 100) or None
+
+
+async def inquiry_list(request: Request, session: Session) -> Response:
+    status, recipient = _inquiry_filter(request)
+    found = await run_in_threadpool(
+        lambda: records.inquiry_list(console_of(request).store, status, recipient)
+    )
+    return render(
+        request,
+        "inquiries.html",
+        {
+            "inquiries": found,
+            "states": INQUIRY_STATES,
+            "form": dict(request.query_params),
+            "query": _query_string(request),
+        },
+        session=session,
+    )
+
+
+async def inquiries_csv(request: Request, session: Session) -> Response:
+    status, recipient = _inquiry_filter(request)
+    found = await run_in_threadpool(
+        lambda: records.inquiry_list(console_of(request).store, status, recipient)
+    )
+    header = (
+        "inquiry",
+        "recipient",
+        "model",
+        "status",
+        "questions",
+        "opened",
+        "answered",
+        "reviewed_by",
+        "reviewed_at",
+        "note",
+    )
+    rows = [
+        (
+            r.id,
+            r.recipient_id,
+            r.repo_id,
+            r.status,
+            " ".join(r.questions),
+            r.opened_at.isoformat(),
+            r.answered_at,
+            r.reviewed_by,
+            r.reviewed_at,
+            r.review_note,
+        )
+        for r in found
+    ]
+    return csv_response("inquiries", header, rows)
+
+
 async def inquiry(request: Request, session: Session) -> Response:
     view = await run_in_threadpool(
         records.inquiry, console_of(request).store, path_id(request, "inquiry_id")
@@ -349,6 +412,8 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/", page(queue)),
         Route("/queue.csv", page(queue_csv)),
+        Route("/inquiries", page(inquiry_list)),
+        Route("/inquiries.csv", page(inquiries_csv)),
         Route("/inquiries/{inquiry_id}", page(inquiry)),
         Route("/screening/{hit_id}", page(screening_hit)),
         Route("/decisions", page(decision_list)),

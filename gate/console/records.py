@@ -207,6 +207,12 @@ def queue(store: Store) -> Queue:
     )
 
 
+def inquiry_list(store: Store, status: str | None, recipient_id: str | None) -> list[InquiryRecord]:
+    """Inquiries of any state, newest first."""
+    found = inquiries.list_all(store, status=status, recipient_id=recipient_id)
+    return sorted(found, key=lambda r: r.opened_at, reverse=True)
+
+
 def review(
     store: Store,
     inquiry_id: str,

@@ -461,3 +461,14 @@ def test_decisions_page_through_older_ones(site: Site, monkeypatch: pytest.Monke
         found = re.search(r'<a href="(/decisions\?[^"]+)" rel="next">', page)
         url = found.group(1).replace("&amp;", "&") if found else None
     assert len(seen) == 12 and seen == sorted(seen, reverse=True)
+
+
+def test_inquiries_list_filters_by_status_and_exports(site: Site) -> None:
+    inquiry_id = answered_inquiry(site)
+    open_one = site.hold("lumen")
+    client = sign_in(site.console)
+    answered = client.get("/inquiries", params={"status": "answered"}).text
+    assert inquiry_id in answered and open_one not in answered
+    rows = list(csv.DictReader(io.StringIO(client.get("/inquiries.csv?status=open").text)))
+    assert [r["inquiry"] for r in rows] == [open_one]
+    assert client.get("/inquiries", params={"status": "lost"}).status_code == 422
