@@ -12,13 +12,14 @@ import io
 import re
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
 
 from gate.console import chain
-from gate.store import audit, inquiries, officers
+from gate.store import audit, inquiries, officers, recipients
 from tests.console.conftest import (
     OFFICER,
     PASSWORD,
@@ -204,7 +205,9 @@ def test_approval_binds_to_the_version_shown(site: Site) -> None:
         if e.payload.get("event") == "approved"
     ]
     assert approved[-1]["reviewer"] == OFFICER
-    assert approved[-1]["recipient_changes"]["attestation"][0] == "2030-01-01"
+    # What was applied is version 2, the one the officer read the second time.
+    record = recipients.get(site.gate.store, site.world.recipient_ids["rio"])
+    assert record.attestation_valid_until == date(2030, 1, 1)
 
 
 def test_a_note_is_required(site: Site) -> None:
