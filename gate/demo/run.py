@@ -138,7 +138,7 @@ def run_demo(
                 if keep_running:
                     from gate.console.demo import demo_console  # the console beside the hub
 
-                    with demo_console(gate.store) as console:
+                    with demo_console(gate.store, server.url, world.tokens) as console:
                         _serve_until_interrupted(world, server.url, as_json, wait, console)
                     return 0
                 rows = download_all(world, gate, server.url, root / "downloads")

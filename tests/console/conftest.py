@@ -132,6 +132,20 @@ def sign_in(base: str, name: str = OFFICER, password: str = PASSWORD) -> httpx.C
     return client
 
 
+def review_form(client: httpx.Client, inquiry_id: str) -> dict[str, str]:
+    html = client.get(f"/inquiries/{inquiry_id}").text
+    version = re.search(r'name="version" value="(\d+)"', html)
+    digest = re.search(r'name="digest" value="([^"]+)"', html)
+    assert version and digest, "the officer's page carries the version it shows"
+    return {
+        "csrf": csrf_of(html),
+        "version": version.group(1),
+        "digest": digest.group(1),
+        "decision": "approve",
+        "note": "checked",
+    }
+
+
 def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', html)
     assert found is not None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from gate.demo.run import run_demo
-from tests.console.conftest import sign_in
+from tests.console.conftest import review_form, sign_in
 
 
 @pytest.mark.slow
@@ -23,6 +24,14 @@ def test_the_demo_serves_the_console_with_a_demo_officer(
         client = sign_in(console["url"], console["officer"], console["password"])
         queue = client.get("/")
         seen.update(status=queue.status_code, page=queue.text, officer=console["officer"])
+        lumen = next(r["id"] for r in first["recipients"] if r["name"].startswith("Lumen"))
+        # The demo's queue has work in it: Lumen's answered inquiry, approved here.
+        review = queue.text.split('id="review-h"')[1].split("</section>")[0]
+        inquiry = re.search(r'href="/inquiries/(inq_[0-9a-f]+)"', review)
+        assert inquiry is not None and lumen in review
+        form = review_form(client, inquiry.group(1))
+        done = client.post(f"/inquiries/{inquiry.group(1)}/review", data=form)
+        seen["approved"] = done.status_code
 
     assert (
         run_demo(keep_running=True, as_json=True, workdir=tmp_path, database_url=None, wait=wait)
@@ -30,6 +39,8 @@ def test_the_demo_serves_the_console_with_a_demo_officer(
     )
     assert seen["status"] == 200 and "Queue" in str(seen["page"])
     assert f"{seen['officer']} (officer)" in str(seen["page"])
+    assert "compute_undetermined" in str(seen["page"])  # Nordic's hold waits for answers
+    assert seen["approved"] == 303
 
 
 @pytest.mark.slow

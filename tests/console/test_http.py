@@ -26,6 +26,7 @@ from tests.console.conftest import (
     VIEWER,
     Site,
     csrf_of,
+    review_form,
     sign_in,
     start_site,
 )
@@ -38,20 +39,6 @@ def answered_inquiry(site: Site, key: str = "rio") -> str:
     inquiry_id = site.hold(key)
     site.answer(key, inquiry_id, {"security_attestation": {"valid_until": "2099-01-01"}})
     return inquiry_id
-
-
-def review_form(client: httpx.Client, inquiry_id: str) -> dict[str, str]:
-    html = client.get(f"/inquiries/{inquiry_id}").text
-    version = re.search(r'name="version" value="(\d+)"', html)
-    digest = re.search(r'name="digest" value="([^"]+)"', html)
-    assert version and digest, "the officer's page carries the version it shows"
-    return {
-        "csrf": csrf_of(html),
-        "version": version.group(1),
-        "digest": digest.group(1),
-        "decision": "approve",
-        "note": "checked",
-    }
 
 
 def test_pages_need_a_session(site: Site) -> None:
