@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from gate.console import actions, pages
+from gate.console import actions, exports, pages
 from gate.console.auth import SignInLimiter
 from gate.console.chain import Verifier
 from gate.console.web import HERE, Console, error_page, templates
@@ -81,6 +81,7 @@ def create_console_app(
 
     routes = [
         *pages.routes(),
+        *exports.routes(),
         *actions.routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
