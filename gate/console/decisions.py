@@ -23,7 +23,8 @@ from gate.store.schema import audit_checkpoints, audit_entries, audit_head
 
 @dataclass(frozen=True, slots=True)
 class DecisionFilter:
-    """A decision search. Empty fields match everything; dates are inclusive UTC days."""
+    """A decision search. Empty fields match everything; a recipient or model ending in `*`
+    matches by prefix (`acme/*`); dates are inclusive UTC days."""
 
     recipient: str = ""
     model: str = ""
@@ -35,14 +36,30 @@ class DecisionFilter:
 
     def matches(self, row: DecisionRow) -> bool:
         return (
-            (not self.recipient or row.recipient_id == self.recipient)
-            and (not self.model or row.repo_id == self.model)
+            _same(row.recipient_id, self.recipient)
+            and _same(row.repo_id, self.model)
             and (not self.verdict or row.verdict == self.verdict)
             and (not self.basis or row.basis == self.basis)
             and (not self.ruleset or self.ruleset in row.rulesets)
             and (self.since is None or row.recorded_at >= self.since)
             and (self.until is None or row.recorded_at < self.until)
         )
+
+
+def _same(value: str, wanted: str) -> bool:
+    if not wanted:
+        return True
+    if wanted.endswith("*"):
+        return value.startswith(wanted[:-1])
+    return value == wanted
+
+
+def _column_match(column: Any, wanted: str) -> Any:
+    if wanted.endswith("*"):
+        # LIKE with "!" as the escape character: the prefix's own % and _ match themselves.
+        prefix = wanted[:-1].replace("!", "!!").replace("%", "!%").replace("_", "!_")
+        return column.like(prefix + "%", escape="!")
+    return column == wanted
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +113,9 @@ def _decision_query(f: DecisionFilter) -> Any:
     query = select(c.seq, c.body).where(c.kind == "decision")
     # Lookup columns narrow the search; each row is checked again against its body.
     if f.recipient:
-        query = query.where(c.recipient_id == f.recipient)
+        query = query.where(_column_match(c.recipient_id, f.recipient))
     if f.model:
-        query = query.where(c.repo_id == f.model)
+        query = query.where(_column_match(c.repo_id, f.model))
     if f.verdict:
         query = query.where(c.verdict == f.verdict)
     if f.since is not None:

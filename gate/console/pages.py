@@ -79,9 +79,10 @@ async def decision_list(request: Request, session: Session) -> Response:
     if raw and not raw.isdigit():
         raise InputError("before", "expected an entry number")
     before = int(raw) if raw else None
-    rows = await run_in_threadpool(
-        lambda: decisions.search(console_of(request).store, f, limit=PAGE, before=before)
-    )
+    store = console_of(request).store
+    rows = await run_in_threadpool(lambda: decisions.search(store, f, limit=PAGE, before=before))
+    known_recipients = [r.id for r in await run_in_threadpool(records.recipient_list, store)]
+    known_models = await run_in_threadpool(records.model_list, store)
     older = _query_string(request, before=str(rows[-1].seq)) if len(rows) == PAGE else None
     return render(
         request,
@@ -90,6 +91,8 @@ async def decision_list(request: Request, session: Session) -> Response:
             "rows": rows,
             "f": f,
             "older": older,
+            "known_recipients": known_recipients,
+            "known_models": known_models,
             "query": _query_string(request, before=None),
             "verdicts": VERDICTS,
             "form": dict(request.query_params),

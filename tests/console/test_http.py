@@ -462,3 +462,27 @@ def test_inquiries_list_filters_by_status_and_exports(site: Site) -> None:
     rows = list(csv.DictReader(io.StringIO(client.get("/inquiries.csv?status=open").text)))
     assert [r["inquiry"] for r in rows] == [open_one]
     assert client.get("/inquiries", params={"status": "lost"}).status_code == 422
+
+
+def test_decisions_match_a_model_by_prefix(site: Site) -> None:
+    site.download("nordic", "n")  # acme/frontier-x
+    from huggingface_hub import hf_hub_download
+
+    hf_hub_download(
+        "open-lab/open-tiny",
+        "model.safetensors",
+        endpoint=site.hub,
+        token=site.token("nordic"),
+        cache_dir=site.tmp / "o",
+    )
+    client = sign_in(site.console)
+
+    def models(pattern: str) -> set[str]:
+        text = client.get("/decisions.csv", params={"model": pattern}).text
+        return {r["model"] for r in csv.DictReader(io.StringIO(text))}
+
+    assert models("acme/*") == {"acme/frontier-x"}
+    assert models("open-lab/*") == {"open-lab/open-tiny"}
+    assert models("*") == {"acme/frontier-x", "open-lab/open-tiny"}
+    assert models("open_lab/*") == set()  # "_" is itself, not a LIKE wildcard
+    assert models("acme/frontier-x") == {"acme/frontier-x"}
