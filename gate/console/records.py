@@ -138,7 +138,9 @@ def inquiry(store: Store, inquiry_id: str) -> InquiryView:
             previous = versions[-1].answers if versions else {}
             changed = tuple(k for k in answers if previous.get(k) != answers.get(k))
             stamp = datetime.fromisoformat(str(e["recorded_at"]))
-            versions.append(AnswerVersion(len(versions) + 1, answers, stamp, changed))
+            # The store numbers versions (and records the number) once answers are versioned.
+            number = int(e.get("version") or len(versions) + 1)
+            versions.append(AnswerVersion(number, answers, stamp, changed))
     decisions = [e for e in entries if e.get("kind") == "decision"]
     basis = (decisions[-1].get("decision") or {}).get("basis") if decisions else None
     history = tuple(e for e in entries if e.get("kind") == "inquiry")
