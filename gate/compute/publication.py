@@ -1,18 +1,28 @@
 """Whether a model's weights are published (15 CFR 734.7(a)), with the evidence for the answer.
 
-The order, first match wins:
-1. an operator override for the repository (recorded with who and why);
-2. a private repository: not published;
-3. gated access (manual approval or an access form, from the hub's `gated` field or the card's
-   `gated` / `extra_gated_*` fields): not published, since access is restricted;
-4. the license: every license of the model in the ruleset's list of licenses that allow
-   unrestricted further dissemination: published; any other or no license: unknown.
+Publication is a fact about the world, so it needs evidence from a source the operator trusts
+(RULES.md). The order, first match wins:
+
+1. the operator's own record for the repository (`gate models classify --published
+   --publication-evidence URL`), recorded with who, why and the evidence;
+2. anything that says access is restricted: a private repository or gated access, from any
+   source's API or from the card's `gated` / `extra_gated_*` fields: not published (a claim may
+   make the answer more restrictive, never less);
+3. a hub the operator configured as a publication source (`GATE_PUBLICATION_SOURCES`) whose API
+   reports this repository at this commit public, not gated, and under licenses all on the
+   ruleset's open list: published, with what was checked, where and when. Such evidence is
+   checked again once older than the configured age (`is_stale`);
+4. otherwise unknown. The model card's `license:` is recorded as the uploader's claim: on its own
+   it leaves publication unknown, so a closed model whose card says `apache-2.0` is held, not
+   passed as published.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from gate.core.ruleset import Ruleset
 
@@ -32,6 +42,92 @@ class Publication:
     evidence: str
 
 
+@dataclass(frozen=True, slots=True)
+class HubPublication:
+    """What a publication source's API said about one repository at one commit, and when.
+
+    `found` is False when the source has no such repository or commit (then nothing else is
+    known). `licenses` are the hub's (`cardData.license`, `license:` tags)."""
+
+    source: str
+    repo_id: str
+    commit: str
+    checked_at: datetime
+    found: bool = True
+    private: bool | None = None
+    gated: object = None
+    licenses: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        when = self.checked_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        where = f"{self.source.rstrip('/')}/api/models/{self.repo_id}/revision/{self.commit}"
+        if not self.found:
+            return f"{where}: not found (checked {when})"
+        gated = _gated(self.gated) or "no"
+        licenses = ", ".join(self.licenses) or "none stated"
+        return (
+            f"{where}: private={self.private}, gated={gated}, license {licenses} (checked {when})"
+        )
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,) if value.strip() else ()
+    if isinstance(value, list):
+        return tuple(v for v in value if isinstance(v, str) and v.strip())
+    return ()
+
+
+def hub_licenses(info: Mapping[str, Any]) -> tuple[str, ...]:
+    """The licenses a hub's model info states: `cardData.license` (`license_name` for "other")
+    and `license:` tags, each once, in order."""
+    found: list[str] = []
+    card = info.get("cardData")
+    if isinstance(card, Mapping):
+        stated = _strings(card.get("license"))
+        if stated == ("other",) and isinstance(card.get("license_name"), str):
+            stated = (card["license_name"],)
+        found.extend(stated)
+    for tag in _strings(info.get("tags")):
+        if tag.startswith("license:"):
+            found.append(tag.removeprefix("license:"))
+    unique: dict[str, str] = {}
+    for license_id in found:
+        unique.setdefault(license_id.strip().casefold(), license_id.strip())
+    return tuple(unique.values())
+
+
+def hub_observation(
+    info: Mapping[str, Any] | None,
+    *,
+    source: str,
+    repo_id: str,
+    commit: str,
+    checked_at: datetime,
+) -> HubPublication:
+    """Read a hub's `/api/models/{repo}/revision/{commit}` answer (None: not found there).
+
+    An answer for another commit is no evidence about this one, so it counts as not found."""
+    if info is None or info.get("sha") != commit:
+        return HubPublication(source, repo_id, commit, checked_at, found=False)
+    private = info.get("private")
+    return HubPublication(
+        source,
+        repo_id,
+        commit,
+        checked_at,
+        found=True,
+        private=private if isinstance(private, bool) else None,
+        gated=info.get("gated"),
+        licenses=hub_licenses(info),
+    )
+
+
+def is_stale(observation: HubPublication, now: datetime, max_age: timedelta) -> bool:
+    """Whether hub evidence is older than the operator allows and must be checked again."""
+    return now - observation.checked_at > max_age
+
+
 def _gated(value: object) -> str | None:
     """The hub's `gated` (False, "auto", "manual") or a card's `gated: true`, as a label."""
     if value is None or value is False:
@@ -44,6 +140,27 @@ def _gated(value: object) -> str | None:
     return "yes"
 
 
+def _card_claim(licenses: Sequence[str]) -> str:
+    if not licenses:
+        return "the model card states no license"
+    return (
+        f"the model card claims license {', '.join(licenses)} (the uploader's claim, recorded; "
+        "on its own it does not make the weights published)"
+    )
+
+
+def _open(ruleset: Ruleset, licenses: Sequence[str]) -> tuple[bool, str]:
+    if not licenses:
+        return False, "no license stated"
+    notes = []
+    for license_id in licenses:
+        entry = ruleset.open_license(license_id)
+        if entry is None:
+            return False, f"license {license_id!r} is not on the ruleset's open list"
+        notes.append(f"{entry.id} ({entry.note})")
+    return True, "; ".join(notes)
+
+
 def publication_status(
     ruleset: Ruleset,
     *,
@@ -53,29 +170,47 @@ def publication_status(
     card_gated: object = None,
     card_gating_fields: Sequence[str] = (),
     override: PublicationOverride | None = None,
+    observations: Sequence[HubPublication] = (),
 ) -> Publication:
+    """Publication status per the module rule.
+
+    `licenses` are the model card's (a claim); `private` and `gated` what the serving source's
+    own API said (restrictive answers count, permissive ones prove nothing on their own);
+    `observations` what the configured publication sources said about this commit."""
     if override is not None:
         state = "published" if override.published else "not published"
         return Publication(
             override.published, f"operator override by {override.by}: {state} ({override.reason})"
         )
-    if private:
-        return Publication(False, "private repository: not available to the public")
+    claim = _card_claim(licenses)
+    restricted = [o for o in observations if o.found and (o.private or _gated(o.gated))]
+    if private or any(o.private for o in restricted):
+        where = next((o.describe() for o in restricted if o.private), "the source's API")
+        return Publication(False, f"private repository ({where}): not available to the public")
     gate_label = _gated(gated) or _gated(card_gated)
+    if restricted and gate_label is None:
+        gate_label = _gated(restricted[0].gated)
     if gate_label is not None or card_gating_fields:
         how = f"gated access ({gate_label})" if gate_label else "gated access"
         fields = f"; card fields {', '.join(card_gating_fields)}" if card_gating_fields else ""
         return Publication(False, f"{how}{fields}: access restricted, so not published by default")
-    if not licenses:
-        return Publication(None, "no license stated: publication status unknown")
-    notes = []
-    for license_id in licenses:
-        entry = ruleset.open_license(license_id)
-        if entry is None:
+    checked: list[str] = []
+    for observation in observations:
+        checked.append(observation.describe())
+        if not observation.found or observation.private is not False:
+            continue
+        is_open, notes = _open(ruleset, observation.licenses)
+        if is_open:
             return Publication(
-                None,
-                f"license {license_id!r} is not in the ruleset's list of licenses allowing "
-                "unrestricted dissemination: publication status unknown",
+                True,
+                f"publication source {observation.describe()}: public, not gated, license "
+                f"{notes}; {claim}",
             )
-        notes.append(f"{entry.id} ({entry.note})")
-    return Publication(True, f"public, ungated, license {'; '.join(notes)}")
+    if not checked:
+        return Publication(None, f"no publication source was checked; {claim}: unknown")
+    sources = "; ".join(checked)
+    return Publication(
+        None,
+        f"no publication source shows it public under an open license ({sources}); {claim}: "
+        "unknown",
+    )

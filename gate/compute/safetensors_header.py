@@ -25,6 +25,16 @@ from gate.errors import MetadataError
 MAX_HEADER_BYTES = 100_000_000
 """The reference implementation refuses headers over 100 MB; so does the gate (memory bound)."""
 
+DEFAULT_METADATA_CAP = 64 * 1024
+"""Largest `__metadata__` (compact JSON bytes) of a header that may be shown to anyone; the
+ruleset's figure is used when it gives one."""
+MAX_TENSOR_NAME_BYTES = 1024
+"""A real tensor name is a dotted path of some tens of characters; a longer one is a free-form
+channel through the header, so a header holding one is not shown."""
+FORMAT_SLACK_PER_ENTRY = 128
+"""Bytes of layout (whitespace, escapes) a header may carry per entry beyond its compact JSON:
+indented JSON needs some tens, and more is room to hide data in."""
+
 _U64_MAX = 2**64 - 1
 
 DTYPE_BITS: Mapping[str, int] = {
@@ -228,6 +238,61 @@ def parse_header(data: bytes, source: str, file_size: int | None = None) -> Safe
                 source, f"{data_size - position} bytes at the end of the data are not described"
             )
     return SafetensorsHeader(source, length, tuple(tensors), dict(metadata_raw), file_size)
+
+
+def _compact_size(value: object) -> int:
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def window_problem(
+    header: SafetensorsHeader, metadata_cap: int = DEFAULT_METADATA_CAP
+) -> str | None:
+    """Why the bytes 0 to 8 + N of this file are not a real header, or None when they are.
+
+    The header describes the architecture and may be shown to anyone, but only when it is what
+    it says (RULES.md, "What is controlled"): it describes at least one tensor, the first
+    tensor's data starts right after it (offsets from 0, contiguous: `parse_header` has checked
+    that and, given the file size, that they fill the data section), and its `__metadata__` is
+    under the ruleset's cap. Beyond the rule, the free-form room a header offers is bounded: no
+    tensor name over `MAX_TENSOR_NAME_BYTES`, and no more layout than indented JSON needs, so
+    whitespace and escapes cannot carry weights either. `header` must have been parsed with its
+    file size: without it the data section is unchecked and the answer is a problem.
+    """
+    if header.file_size is None:
+        return "the file size is unknown, so the data section cannot be checked"
+    if not header.tensors:
+        return "it describes no tensor"
+    if header.tensors[0].begin != 0:
+        return "the first tensor's data does not start right after the header"
+    metadata = _compact_size(header.metadata) if header.metadata else 0
+    if metadata > metadata_cap:
+        return f"its __metadata__ is {metadata} bytes, over the cap of {metadata_cap} bytes"
+    for tensor in header.tensors:
+        if len(tensor.name.encode("utf-8")) > MAX_TENSOR_NAME_BYTES:
+            return f"a tensor name is over {MAX_TENSOR_NAME_BYTES} bytes"
+    document: dict[str, object] = {
+        t.name: {"dtype": t.dtype, "shape": list(t.shape), "data_offsets": [t.begin, t.end]}
+        for t in header.tensors
+    }
+    if header.metadata:
+        document["__metadata__"] = dict(header.metadata)
+    slack = header.header_length - _compact_size(document)
+    allowed = 8 + FORMAT_SLACK_PER_ENTRY * (len(document) + len(header.metadata))
+    if slack > allowed:
+        return f"it carries {slack} bytes of layout beyond its JSON content (at most {allowed})"
+    return None
+
+
+def header_window(
+    data: bytes, source: str, file_size: int, metadata_cap: int = DEFAULT_METADATA_CAP
+) -> int:
+    """8 + N when `data` (at least the first 8 + N bytes of a file of `file_size` bytes) opens
+    with a real safetensors header (see `window_problem`), else 0: those bytes are parameters."""
+    try:
+        header = parse_header(data, source, file_size)
+    except MetadataError:
+        return 0
+    return 0 if window_problem(header, metadata_cap) else 8 + header.header_length
 
 
 def read_local_header(path: Path) -> SafetensorsHeader:

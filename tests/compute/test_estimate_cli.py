@@ -88,8 +88,8 @@ def test_classify_remote(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     with serve(FakeHub({"org/m": repo})) as endpoint:
         out = _json(capsys, ["classify", "org/m", "--endpoint", endpoint, "--json"])
         assert run(["classify", "org/m", "--endpoint", endpoint]) == 0
-    assert out["published"] is True and out["parameters"]["total"] == 100
-    assert "Publication: published" in capsys.readouterr().out
+    assert out["published"] is None and out["parameters"]["total"] == 100  # card: a claim
+    assert "Publication: unknown" in capsys.readouterr().out
 
 
 def _declare(private: Path, out: Path, *extra: str) -> int:
