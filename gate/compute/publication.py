@@ -214,3 +214,24 @@ def publication_status(
         f"no publication source shows it public under an open license ({sources}); {claim}: "
         "unknown",
     )
+
+
+def with_observations(
+    ruleset: Ruleset, current: Publication, observations: Sequence[HubPublication]
+) -> Publication:
+    """Fold fresh publication-source observations into a classification's publication status.
+
+    The classification (made once per commit and kept) saw the card and the serving source;
+    observations from the configured publication sources are made again once stale, so they
+    are folded in at decision time: a restriction already found stays; a source that shows the
+    repository private or gated makes it not published; one that shows it public, ungated and
+    openly licensed at this commit makes it published; otherwise the status stays as it was.
+    (The operator's own record is folded in after this, by the records store, and wins.)
+    """
+    if current.published is False or not observations:
+        return current
+    found = publication_status(ruleset, observations=observations)
+    if found.published is None:
+        checked = "; ".join(o.describe() for o in observations)
+        return Publication(current.published, f"{current.evidence}; checked: {checked}")
+    return Publication(found.published, f"{found.evidence}; {current.evidence}")

@@ -123,3 +123,19 @@ def test_hub_evidence_goes_stale() -> None:
     seen = _seen(_info())
     assert not is_stale(seen, NOW + timedelta(hours=1), timedelta(days=1))
     assert is_stale(seen, NOW + timedelta(days=2), timedelta(days=1))
+
+
+def test_observations_fold_into_a_kept_classification(rules: Ruleset) -> None:
+    from gate.compute.publication import Publication, with_observations
+
+    claim = publication_status(rules, licenses=["apache-2.0"])
+    public = _seen(_info(cardData={"license": "apache-2.0"}))
+    folded = with_observations(rules, claim, [public])
+    assert folded.published is True and HUB in folded.evidence and "claim" in folded.evidence
+    gated = _seen(_info(gated="auto", cardData={"license": "apache-2.0"}))
+    assert with_observations(rules, claim, [gated]).published is False
+    restricted = Publication(False, "gated access (card)")
+    assert with_observations(rules, restricted, [public]) == restricted  # restrictions stay
+    missing = with_observations(rules, claim, [_seen(None)])
+    assert missing.published is None and "not found" in missing.evidence
+    assert with_observations(rules, claim, []) == claim
