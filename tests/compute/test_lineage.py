@@ -143,3 +143,42 @@ def test_trusted_declaration_covers_the_base_it_names() -> None:
     assert other.interval.high is None  # type: ignore[attr-defined]
     recorded = Estimate("recorded", 1e24, 1e24, 1e24, "operator")
     assert _combine(recorded, bases=[("acme/x", None)]).interval.high == 1e24  # type: ignore[attr-defined]
+
+
+def test_bases_are_looked_up_in_order_and_cycles_stay_unknown() -> None:
+    import asyncio
+
+    from gate.compute.lineage import BaseLookups, named_bases, resolve_bases
+    from gate.core.values import ComputeInterval
+
+    assert named_bases(["A/x", "a/X", " b/y "], "c/z", None) == ("A/x", "b/y", "c/z")
+    table = load_default_known_models()
+    recorded = {"acme/base": ComputeInterval.exactly(2e24, "recorded")}
+    asked: list[tuple[str, int]] = []
+
+    async def classify(name: str, depth: int) -> ComputeInterval | None:
+        asked.append((name, depth))
+        return ComputeInterval(low=1e23, high=2e23) if name == "lab/reachable" else None
+
+    def known(name: str) -> ComputeInterval | None:
+        row = table.lookup(name)
+        return row.interval() if row else None
+
+    lookups = BaseLookups(recorded=recorded.get, known=known, classify=classify)
+    names = [
+        "acme/base",
+        "Meta-Llama/Llama-3.1-8B",
+        "lab/reachable",
+        "lab/gone",
+        "me/child",
+        "../x",
+    ]
+    found = asyncio.run(resolve_bases(names, lookups, child="ME/child"))
+    assert found["acme/base"] == recorded["acme/base"]
+    assert found["Meta-Llama/Llama-3.1-8B"] is not None
+    assert found["Meta-Llama/Llama-3.1-8B"].method == "known_model"  # type: ignore[union-attr]
+    assert found["lab/reachable"] is not None and found["lab/gone"] is None
+    assert found["me/child"] is None and found["../x"] is None
+    assert asked == [("lab/reachable", 1), ("lab/gone", 1)]  # table and records first
+    deep = asyncio.run(resolve_bases(["lab/reachable"], lookups, depth=4))
+    assert deep["lab/reachable"] is None  # too deep a chain: unknown
