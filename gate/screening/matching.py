@@ -86,7 +86,7 @@ class ScreeningIndex:
             query, self._names, scorer=fuzz.ratio, score_cutoff=floor, limit=None
         ):
             keep(slot, float(score))
-        if SUBSET_SCORE >= floor:
+        if floor <= SUBSET_SCORE:
             for slot in self._contained(query):
                 keep(slot, SUBSET_SCORE)
         hits = []

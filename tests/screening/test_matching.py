@@ -93,7 +93,7 @@ def test_two_different_entries_with_one_id_are_refused() -> None:
         ("Huawei Technologies Co., Ltd.", "HUAWEI TECHNOLOGIES LIMITED"),
         ("Corporación Cimex S.A.", "corporacion cimex"),
         ("Müller GmbH & Co. KG", "Muller"),
-        ("АО «Рособоронэкспорт»", "Rosoboroneksport"),
+        ("АО «Рособоронэкспорт»", "Rosoboroneksport"),  # noqa: RUF001 (Cyrillic on purpose)
         ("Rosoboronexport", "Rosoboroneksport JSC"),
         ("Public Joint Stock Company Sberbank of Russia", "Sberbank Russia PJSC"),
         ("The Boeing Company", "Boeing"),
