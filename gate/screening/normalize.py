@@ -187,11 +187,16 @@ def fold(text: str) -> str:
     return " ".join(w.replace("x", "ks") for w in words)
 
 
+_BY_FIRST: dict[str, list[tuple[str, ...]]] = {}
+for _phrase in _PHRASES:
+    _BY_FIRST.setdefault(_phrase[0], []).append(_phrase)
+
+
 def _drop_phrases(tokens: list[str]) -> list[str]:
     out: list[str] = []
     i = 0
     while i < len(tokens):
-        for phrase in _PHRASES:
+        for phrase in _BY_FIRST.get(tokens[i], ()):
             if tuple(tokens[i : i + len(phrase)]) == phrase:
                 i += len(phrase)
                 break
