@@ -124,6 +124,7 @@ def import_list(
 ) -> ImportResult:
     """Record `parsed` as the current list (nothing when its content is the current one's),
     then screen every current recipient against it. `list_date` overrides the file's date."""
+    _check_threshold(threshold)
     result = record_list(
         store, parsed, actor=actor, list_date=list_date, source=source, file_name=file_name
     )
@@ -148,6 +149,12 @@ def current_index(store: Store) -> tuple[ListVersion, ScreeningIndex] | None:
         index = ScreeningIndex(entries_of(conn, version.id))
     _indexes[store] = (version.id, index)
     return version, index
+
+
+def _check_threshold(threshold: float) -> None:
+    # A threshold of 0 would flag everyone, above 100 no one: both are configuration mistakes.
+    if not 50 <= threshold <= 100:
+        raise InputError("screening_threshold", f"expected 50 to 100, got {threshold}")
 
 
 def _parties(record: RecipientRecord) -> list[tuple[Literal["recipient", "parent"], str, Any]]:
@@ -254,6 +261,7 @@ def screen_recipient(
 ) -> list[ScreeningResult] | None:
     """Screen a recipient and its ultimate parent against the current list (call it on add and
     on every change); None when no list was imported (screening off)."""
+    _check_threshold(threshold)
     loaded = current_index(store)
     if loaded is None:
         return None
@@ -265,6 +273,7 @@ def screen_recipient(
 
 def screen_all(store: Store, *, actor: str, threshold: float = DEFAULT_THRESHOLD) -> int:
     """Screen every current recipient; the number screened (0 when screening is off)."""
+    _check_threshold(threshold)
     loaded = current_index(store)
     if loaded is None:
         return 0

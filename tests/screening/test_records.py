@@ -200,3 +200,12 @@ def test_show_gives_the_matched_entry(store: Store, csl: ParsedList) -> None:
     (hit,) = screening.list_results(store, recipient_id="hw", status="possible_match")
     result, entry = screening.get_result(store, hit.id)
     assert entry is not None and entry.uid == "el-huawei-1" and entry.hash == result.entry_hash
+
+
+@pytest.mark.parametrize("threshold", [0.0, 49.9, 100.1])
+def test_a_threshold_that_would_flag_everyone_or_no_one_is_refused(
+    store: Store, csl: ParsedList, threshold: float
+) -> None:
+    with pytest.raises(InputError, match="screening_threshold"):
+        screening.import_list(store, csl, actor="officer", threshold=threshold)
+    assert screening.versions(store) == []
