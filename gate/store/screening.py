@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, and_, insert, select, update
 
-from gate.errors import InputError, NotFoundError
+from gate.errors import InputError, NotFoundError, StoreError
 from gate.screening import DEFAULT_THRESHOLD
-from gate.screening.lists import ListEntry, ParsedList
+from gate.screening.lists import ListEntry, ParsedList, content_hash
 from gate.screening.matching import Hit, ScreeningIndex
 from gate.screening.normalize import normalize_name
 from gate.screening.status import PartyResult, Status, screening_statuses
@@ -146,7 +146,15 @@ def current_index(store: Store) -> tuple[ListVersion, ScreeningIndex] | None:
         cached = _indexes.get(store)
         if cached is not None and cached[0] == version.id:
             return version, cached[1]
-        index = ScreeningIndex(entries_of(conn, version.id))
+        entries = entries_of(conn, version.id)
+    # Entry hashes are recomputed from the stored bodies: an entry edited (or dropped) in the
+    # database after the import no longer adds up to the version's hash, and screening stops.
+    if content_hash(entries) != version.content_hash or len(entries) != version.entry_count:
+        raise StoreError(
+            f"screening list version {version.id} does not match its recorded content hash: "
+            "its entries were changed in the database; import the list again"
+        )
+    index = ScreeningIndex(entries)
     _indexes[store] = (version.id, index)
     return version, index
 

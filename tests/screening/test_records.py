@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from gate.errors import InputError, NotFoundError
+from gate.errors import InputError, NotFoundError, StoreError
 from gate.screening.lists import ParsedList, parse_file
 from gate.store import audit, recipients, screening
-from gate.store.db import Store
+from gate.store.db import Store, open_store
 from gate.store.schema import screening_entries, screening_list_entries
 from tests.screening.conftest import DATA, changed_list
 
@@ -209,3 +209,24 @@ def test_a_threshold_that_would_flag_everyone_or_no_one_is_refused(
     with pytest.raises(InputError, match="screening_threshold"):
         screening.import_list(store, csl, actor="officer", threshold=threshold)
     assert screening.versions(store) == []
+
+
+def test_an_entry_edited_in_the_database_stops_screening(store: Store, csl: ParsedList) -> None:
+    _add(store, "hw", HUAWEI_LIKE, "CN")
+    screening.import_list(store, csl, actor="officer")
+    with store.write() as conn:
+        body = conn.scalar(
+            select(screening_entries.c.body).where(screening_entries.c.uid == "el-huawei-1")
+        )
+        assert body is not None
+        conn.execute(
+            update(screening_entries)
+            .where(screening_entries.c.uid == "el-huawei-1")
+            .values(body=body.replace("Huawei", "Hauwei"))
+        )
+    other = open_store(str(store.url.render_as_string(hide_password=False)))
+    try:
+        with pytest.raises(StoreError, match="content hash"):
+            screening.screen_recipient(other, "hw", actor="admin")
+    finally:
+        other.close()
