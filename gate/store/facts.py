@@ -7,6 +7,7 @@ headquarters or parent stays unknown and the decision asks.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from gate.core.values import ModelFacts, TransferRequest
@@ -77,17 +78,11 @@ def build_transfer(
     """`build_request`, and the note `choose_destination` made on the asked destination."""
     recipient_id = recipient if isinstance(recipient, str) else recipient.id
     base = model_facts or ModelFacts(repo_id=repo_id)
-    base = ModelFacts(
+    base = replace(
+        base,
         repo_id=repo_id,
         revision=revision if revision is not None else base.revision,
         commit=commit if commit is not None else base.commit,
-        designated=base.designated,
-        designation_reason=base.designation_reason,
-        published=base.published,
-        publication_evidence=base.publication_evidence,
-        training_compute=base.training_compute,
-        less_capable_than_published=base.less_capable_than_published,
-        declaration_id=base.declaration_id,
     )
     with store.read() as conn:
         record = recipients.get_in(conn, recipient_id)
