@@ -17,7 +17,7 @@ from typing import Any
 from gate.core.canonical import canonical_sha256
 from gate.core.decide import decide
 from gate.core.ruleset import Ruleset
-from gate.core.values import ModelFacts
+from gate.core.values import Decision, ModelFacts, TransferRequest
 from gate.crypto.keys import Signer
 from gate.errors import NotFoundError, StoreError
 from gate.service.gatekeeper import (
@@ -91,19 +91,7 @@ class StoreGatekeeper:
         )
         decision = decide(request, self.ruleset)
         decision_id = new_decision_id()
-        envelope = None
-        if self.signer is not None and wants_receipt(decision, ctx):
-            envelope = receipt_envelope(
-                decision,
-                decision_id,
-                ctx,
-                self.signer,
-                recipient_name=ctx.caller.name,
-                destination=request.destination,
-                declaration_id=request.model.declaration_id,
-                now=now,
-                ttl=self.receipt_ttl,
-            )
+        envelope = self.sign_receipt(decision, decision_id, ctx, request, now)
         meta = RequestMeta(
             recipient_id=ctx.caller.recipient_id,
             repo_id=ctx.repo_id,
@@ -136,6 +124,29 @@ class StoreGatekeeper:
         if note is None:
             return answer
         return replace(answer, message=f"{answer.message}; {note}")
+
+    def sign_receipt(
+        self,
+        decision: Decision,
+        decision_id: str,
+        ctx: TransferContext,
+        request: TransferRequest,
+        now: datetime,
+    ) -> dict[str, object] | None:
+        """The signed receipt for an allowed parameter file (None: no receipt is due)."""
+        if self.signer is None or not wants_receipt(decision, ctx):
+            return None
+        return receipt_envelope(
+            decision,
+            decision_id,
+            ctx,
+            self.signer,
+            recipient_name=ctx.caller.name,
+            destination=request.destination,
+            declaration_id=request.model.declaration_id,
+            now=now,
+            ttl=self.receipt_ttl,
+        )
 
     def record_outcome(self, decision_id: str, outcome: str, detail: str) -> None:
         record_outcome(self.store, decision_id, outcome, detail)

@@ -77,8 +77,13 @@ def test_cli_and_server_classify_the_demo_models_alike(
             repo_id = model.repo_id
             facts = server_facts(gate, repo_id)
             compute = facts.training_compute
-            expected = (compute.low, compute.high, compute.central, compute.method)
-            expected += (compute.evidence,)
+            expected = (
+                compute.low,
+                compute.high,
+                compute.central,
+                compute.method,
+                compute.evidence,
+            )
             remote = cli(capsys, "classify", repo_id, "--endpoint", server.url, "--token", token)
             folder = snapshot_folder(world, repo_id)
             local = cli(capsys, "classify", str(folder))
