@@ -44,8 +44,6 @@ def create_app(
     """The gate's HTTP app. The gatekeeper's mode rules: in "shadow" it decides and records
     but lets every byte through."""
     mode = gatekeeper.mode
-    if mode not in ("enforce", "shadow"):
-        raise InputError("mode", f"expected enforce or shadow, got {mode!r}")
     state = ServerState(
         source=source,
         gatekeeper=gatekeeper,

@@ -124,7 +124,6 @@ async def handle_resolve(request: Request, hub: HubPath, state: ServerState) -> 
         client=request.client.host if request.client else None,
         method=method,
         byte_range=byte_range,
-        shadow=state.mode == "shadow",
     )
     is_parameters = ctx.is_parameters
     answer = await state.records_call(state.gatekeeper.check, ctx)

@@ -19,7 +19,7 @@ from gate.core.decide import decide
 from gate.core.ruleset import Ruleset
 from gate.core.values import Decision, ModelFacts, TransferRequest
 from gate.crypto.keys import Signer
-from gate.errors import NotFoundError, StoreError
+from gate.errors import InputError, NotFoundError, StoreError
 from gate.service.gatekeeper import (
     Caller,
     GateAnswer,
@@ -56,10 +56,12 @@ class StoreGatekeeper:
         clock: Callable[[], datetime] = _utc_now,
         receipt_ttl: timedelta = DEFAULT_RECEIPT_TTL,
     ) -> None:
+        if mode not in ("enforce", "shadow"):
+            raise InputError("mode", f"expected enforce or shadow, got {mode!r}")
         self.store = store
         self.ruleset = ruleset
         self.signer = signer
-        self.mode = mode
+        self.mode: Mode = mode
         self.clock = clock
         self.receipt_ttl = receipt_ttl
 
@@ -118,6 +120,7 @@ class StoreGatekeeper:
             decision_id,
             decision,
             ctx,
+            mode=self.mode,
             inquiry_id=entry.inquiry_id,
             headers=receipt_headers(envelope),
         )
