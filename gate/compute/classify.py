@@ -21,6 +21,7 @@ from gate.compute.safetensors_header import SafetensorsHeader, parse_header
 from gate.core.ruleset import Ruleset
 from gate.core.values import ComputeInterval, ModelFacts
 from gate.errors import MetadataError
+from gate.model_codec import compute_to_dict
 
 INDEX_FILE = "model.safetensors.index.json"
 
@@ -48,16 +49,12 @@ class Classification:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "low": self.compute.low,
-            "central": self.compute.central,
-            "high": self.compute.high,
-            "method": self.compute.method,
+            **compute_to_dict(self.compute),  # low, high, central, method, evidence
             "threshold": self.threshold,
             "position": self.position,
             "parameters": {"total": self.parameters_total, "active": self.parameters_active},
             "inputs": dict(self.inputs),
             "warnings": list(self.warnings),
-            "evidence": list(self.compute.evidence),
             "settle": self.settle,
             "published": self.published,
             "publication_evidence": self.publication_evidence,
