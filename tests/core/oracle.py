@@ -61,17 +61,23 @@ def _parent(row: Row) -> str:
 
 
 def _destinations(row: Row) -> list[str]:
-    """The destination and whatever the recipient declared, in any inquiry state."""
+    """The destination and whatever the recipient declared, in any inquiry state.
+
+    The table declares another country of the same kind than the transfer's destination, except
+    for Hong Kong, of which there is one: declaring it as well adds no destination.
+    """
     places = [row.dest]
     if "_" in row.inquiry:
-        places.append(row.inquiry.split("_")[1])
+        declared = row.inquiry.split("_")[1]
+        if not (declared == "H" and row.dest == "H"):
+            places.append(declared)
     return places
 
 
 def _licensed(row: Row) -> bool:
     # A license names the recipient by id, the model (or 4E091), every destination, the date.
-    # The table's licenses name only the transfer's own destination, and a declared place is
-    # always another place, so a declaring inquiry is never covered.
+    # The table's licenses name only the transfer's own destination, so an inquiry declaring
+    # another place is never covered.
     return row.license in ("cover", "eccn") and row.dest != "?" and len(_destinations(row)) == 1
 
 
