@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, StrictBool, ValidationError, field_validator
 
 from gate.core.canonical import canonical_sha256
 from gate.core.embargoes import EMBARGO_PROVISIONS, EmbargoRuleset
@@ -40,8 +40,8 @@ class _EmbargoFile(Strict):
     procedure: Literal["ear-embargoes"]
     title: str
     status_note: str
-    block_published: bool = False
-    require_screening: bool = False
+    block_published: StrictBool = False
+    require_screening: StrictBool = False
     dates: _Dates
     sources: list[SourceIn] = Field(min_length=1)
     embargoed: _Embargoed

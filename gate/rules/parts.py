@@ -6,7 +6,7 @@ the one place that turns a validation error into a RulesetError naming file, key
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from gate.core.files import FileCategory, FileRules
 from gate.errors import RulesetError
@@ -29,7 +29,7 @@ class ProvisionIn(Strict):
 
 class CategoryIn(Strict):
     patterns: list[str] = Field(min_length=1)
-    text: bool
+    text: StrictBool
     signatures: list[str] = []
 
     @field_validator("signatures")
