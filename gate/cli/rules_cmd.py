@@ -225,7 +225,9 @@ def export(
     known = {load_any_ruleset(p).id for p in shipped_ruleset_paths()}
     unknown = sorted(set(ruleset_id or ()) - known)
     if unknown:
-        raise InputError("--id", f"no shipped ruleset {', '.join(unknown)} (shipped: {', '.join(sorted(known))})")
+        raise InputError(
+            "--id", f"no shipped ruleset {', '.join(unknown)} (shipped: {', '.join(sorted(known))})"
+        )
     if not directory.is_dir():
         raise InputError(str(directory), "no such directory")
     for path in chosen:

@@ -89,9 +89,7 @@ def destinations(request: TransferRequest) -> tuple[str | None, ...]:
     return (destination, *dict.fromkeys(extra))
 
 
-def covering_license(
-    request: TransferRequest, places: tuple[str | None, ...]
-) -> License | None:
+def covering_license(request: TransferRequest, places: tuple[str | None, ...]) -> License | None:
     """A license on record naming the recipient by its id, the model (or ECCN 4E091), every one
     of `places`, valid on the date; None when none does."""
     recipient_id = request.recipient.id

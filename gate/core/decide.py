@@ -282,7 +282,11 @@ def _decide_controlled(ctx: DecisionContext, out: _Outcome) -> Decision:
             "domestic_transfer",
             f"every destination ({where}) is in the United States: a transfer within the "
             "country, not an export"
-            + ("; the recipient's completed inquiry declares no destination abroad" if inquired else ""),
+            + (
+                "; the recipient's completed inquiry declares no destination abroad"
+                if inquired
+                else ""
+            ),
             "domestic_transfer",
         ).gives(_ALLOW, _B_DOMESTIC_TRANSFER, controlled=True)
 

@@ -55,7 +55,9 @@ class EmbargoRuleset:
     def is_parameters(self, path: str, head: bytes | None = None, size: int | None = None) -> bool:
         return self.files.is_parameters(path, head, size)
 
-    def check_file(self, path: str, head: bytes | None = None, size: int | None = None) -> FileCheck:
+    def check_file(
+        self, path: str, head: bytes | None = None, size: int | None = None
+    ) -> FileCheck:
         return self.files.check(path, head, size)
 
 
@@ -136,7 +138,10 @@ def decide_embargoes(request: TransferRequest, ruleset: EmbargoRuleset) -> Decis
     # 4. Comprehensively embargoed places: only a license on record opens them.
     named = [
         (f"recipient headquarters {recipient.headquarters}", recipient.headquarters),
-        (f"ultimate parent headquarters {recipient.parent_headquarters}", recipient.parent_headquarters),
+        (
+            f"ultimate parent headquarters {recipient.parent_headquarters}",
+            recipient.parent_headquarters,
+        ),
         *((f"destination {d}", d) for d in places),
     ]
     hits = [label for label, code in named if code is not None and ruleset.embargoed_place(code)]

@@ -14,6 +14,7 @@ file that may be shown to anyone (it describes the architecture, not the paramet
 from __future__ import annotations
 
 import codecs
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -205,7 +206,7 @@ def _tensor_problem(name: str, entry: Any) -> str | None:
 
 
 def safetensors_header_problem(header: bytes, metadata_max_bytes: int) -> str | None:
-    """Why `header` (the JSON after the 8-byte length) is not a real safetensors header; None if it is.
+    """Why `header` (the JSON after the 8-byte length) is not a real header; None when it is.
 
     Real: a JSON object describing at least one tensor (exactly dtype, shape, data_offsets, each
     spanning its shape), the tensors tiling the data from offset 0 (the first tensor's data
@@ -238,7 +239,7 @@ def safetensors_header_problem(header: bytes, metadata_max_bytes: int) -> str | 
     spans.sort()
     if spans[0][0] != 0:
         return "the first tensor's data does not start right after the header"
-    for (_, end), (begin, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (begin, _) in itertools.pairwise(spans):
         if begin != end:
             return "tensor data has gaps or overlaps"
     return None

@@ -149,7 +149,9 @@ class Ruleset:
         """Whether a repository file holds parameters: the fail-closed test (gate.core.files)."""
         return self.files.is_parameters(path, head, size)
 
-    def check_file(self, path: str, head: bytes | None = None, size: int | None = None) -> FileCheck:
+    def check_file(
+        self, path: str, head: bytes | None = None, size: int | None = None
+    ) -> FileCheck:
         return self.files.check(path, head, size)
 
     def designation_for(self, repo_id: str) -> Designation | None:

@@ -50,7 +50,9 @@ class RulesetSet:
         """The first 4E091 ruleset (threshold, compute rules, open licenses), if any."""
         return next((r for r in self.rulesets if isinstance(r, Ruleset)), None)
 
-    def check_file(self, path: str, head: bytes | None = None, size: int | None = None) -> FileCheck:
+    def check_file(
+        self, path: str, head: bytes | None = None, size: int | None = None
+    ) -> FileCheck:
         """Parameters when any ruleset of the set says so (the most restrictive reading)."""
         checks = [r.check_file(path, head, size) for r in self.rulesets]
         return next((c for c in checks if c.parameters), checks[0])

@@ -13,6 +13,7 @@ import difflib
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Any
 
 import pycountry
 
@@ -163,15 +164,22 @@ def normalize_country(text: object, field: str = "country") -> str:
     return code
 
 
+def _subdivision(code: str) -> Any:
+    try:
+        return pycountry.subdivisions.get(code=code)  # type: ignore[no-untyped-call]
+    except (KeyError, LookupError):
+        return None
+
+
 def _region(code: str) -> str | None:
-    found = pycountry.subdivisions.get(code=code)
+    found = _subdivision(code)
     return None if found is None else str(found.code)
 
 
 def country_name(code: str) -> str:
     """A readable name for an alpha-2 or region code (the code itself when unknown)."""
     if "-" in code:
-        region = pycountry.subdivisions.get(code=code)
+        region = _subdivision(code)
         return code if region is None else f"{region.name}, {country_name(code[:2])}"
     found = pycountry.countries.get(alpha_2=code)
     if found is None:

@@ -85,7 +85,7 @@ class _Group(_Strict):
     tier: str
     article_group: str
     note: str = ""
-    countries: list[str] = []
+    countries: list[str] = Field(default_factory=list)
 
     @field_validator("countries")
     @classmethod
@@ -100,7 +100,7 @@ class _Groups(_Strict):
 
 
 class _UnitedStates(_Strict):
-    territories: list[str] = []
+    territories: list[str] = Field(default_factory=list)
 
     @field_validator("territories")
     @classmethod
@@ -143,8 +143,8 @@ class _RulesetFile(_Strict):
     provisions: dict[str, ProvisionIn]
     parameter_files: ParameterFilesIn
     compute: _Compute
-    designated: list[_Designated] = []
-    open_licenses: list[_OpenLicense] = []
+    designated: list[_Designated] = Field(default_factory=list)
+    open_licenses: list[_OpenLicense] = Field(default_factory=list)
 
 
 def parse_any_ruleset(data: dict[str, Any], path: str = "<ruleset>") -> AnyRuleset:
@@ -278,7 +278,9 @@ def load_ruleset_set(paths: Sequence[str | Path] | None) -> RulesetSet:
     seen: dict[str, str] = {}
     for path, ruleset in zip(paths, rulesets, strict=True):
         if ruleset.id in seen:
-            raise RulesetError(str(path), "id", f"{ruleset.id!r} is also the id of {seen[ruleset.id]}")
+            raise RulesetError(
+                str(path), "id", f"{ruleset.id!r} is also the id of {seen[ruleset.id]}"
+            )
         seen[ruleset.id] = str(path)
     return RulesetSet(tuple(rulesets))
 

@@ -137,9 +137,7 @@ def iter_replay(
         )
 
 
-def replay(
-    store: Store, rulesets: RulesetsArg, *, since: datetime | None = None
-) -> ReplayResult:
+def replay(store: Store, rulesets: RulesetsArg, *, since: datetime | None = None) -> ReplayResult:
     """Re-decide every recorded decision since `since` under the set; list the differences,
     and the decisions recorded by another version of the decision procedure."""
     rule_set = _as_set(rulesets)

@@ -20,7 +20,16 @@ TABLE = Path(__file__).with_name("decision_table.csv")
 HQ = {"A": "DE", "U": "US", "P": "PR", "O": "IN", "R": "UA-43", "E": "CN", "H": "HK", "I": "IR"}
 PARENT = {"A": "GB", "U": "US", "P": "PR", "O": "BR", "R": "UA-43", "E": "CN", "H": "HK", "I": "RU"}
 DEST = {"A": "FR", "U": "US", "P": "PR", "O": "BR", "R": "UA-43", "E": "CN", "H": "HK", "I": "KP"}
-DECLARED = {"A": "JP", "U": "GU", "P": "VI", "O": "IN", "R": "UA-40", "E": "MO", "H": "HK", "I": "CU"}
+DECLARED = {
+    "A": "JP",
+    "U": "GU",
+    "P": "VI",
+    "O": "IN",
+    "R": "UA-40",
+    "E": "MO",
+    "H": "HK",
+    "I": "CU",
+}
 COMPUTE: dict[str, dict[str, float | None]] = {
     "below": {"low": 1e24, "high": 5e25},
     "straddle": {"low": 4e25, "high": 2e26},
@@ -115,7 +124,7 @@ def table_rows() -> list[Row]:
     # Headquarters x ultimate parent x destination, for a controlled model: every kind of place
     # (Hong Kong, Puerto Rico, the United States, a region code, Iran) in every role.
     for hq, parent, dest in itertools.product(
-        ["A", "U", "O", "H", "I", "?"], ["A", "P", "O", "E", "H", "R", "?", "self"], PLACES + ["?"]
+        ["A", "U", "O", "H", "I", "?"], ["A", "P", "O", "E", "H", "R", "?", "self"], [*PLACES, "?"]
     ):
         rows.append(Row(hq=hq, parent=parent, dest=dest, attest="current"))
     # Licenses of every kind x destination x headquarters.
@@ -140,7 +149,9 @@ def table_rows() -> list[Row]:
             Row(trained=trained, inquiry=inquiry, hq=hq, parent=parent, dest=dest, attest="current")
         )
     # A declaring inquiry next to a license; out-of-force dates; non-parameter files.
-    for inquiry, kind in itertools.product(["none", "done_A", "done_O", "open_I"], ["cover", "eccn"]):
+    for inquiry, kind in itertools.product(
+        ["none", "done_A", "done_O", "open_I"], ["cover", "eccn"]
+    ):
         rows.append(Row(inquiry=inquiry, license=kind, hq="O", parent="self", dest="O"))
     for in_force, weights, dest in itertools.product("yn", "yn", "AEI"):
         rows.append(

@@ -50,8 +50,7 @@ def test_table_is_large_and_spans_every_basis() -> None:
 def test_table_file_matches_its_rows() -> None:
     # The CSV is what reviewers read; it must be exactly the rows and expectations we test.
     assert [
-        (row, expected(row), (expected_4e091(row), expected_embargoes(row)))
-        for row in table_rows()
+        (row, expected(row), (expected_4e091(row), expected_embargoes(row))) for row in table_rows()
     ] == [(row, (verdict, basis), own) for _, row, verdict, basis, own in TABLE]
 
 

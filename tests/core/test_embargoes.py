@@ -1,13 +1,15 @@
-"""The `ear-embargoes` procedure (RULES.md "Beyond 4E091") step by step, and the set's combination."""
+"""The `ear-embargoes` procedure (RULES.md "Beyond 4E091") step by step, and the set."""
 
 from __future__ import annotations
 
 import dataclasses
 from datetime import date
+from typing import Literal
 
 import pytest
 
-from gate.core.embargoes import decide_embargoes
+from gate.core.embargoes import EmbargoRuleset, decide_embargoes
+from gate.core.ruleset import Ruleset
 from gate.core.ruleset_set import RulesetSet, decide_all
 from gate.core.values import (
     SELF,
@@ -24,8 +26,15 @@ from gate.core.values import (
 from gate.rules.loader import load_shipped_set
 
 SHIPPED = load_shipped_set()
-AI, EMB = SHIPPED.rulesets
-assert not isinstance(EMB, type(AI))
+
+
+def _shipped() -> tuple[Ruleset, EmbargoRuleset]:
+    ai, emb = SHIPPED.rulesets
+    assert isinstance(ai, Ruleset) and isinstance(emb, EmbargoRuleset)
+    return ai, emb
+
+
+AI, EMB = _shipped()
 SMALL = ComputeInterval(None, 4.8e24, method="upper_bound")
 
 
@@ -42,7 +51,7 @@ def request(**changes: object) -> TransferRequest:
 
 
 def emb(**changes: object) -> tuple[Verdict, Basis]:
-    decision = decide_embargoes(request(**changes), EMB)  # type: ignore[arg-type]
+    decision = decide_embargoes(request(**changes), EMB)
     return decision.verdict, decision.basis
 
 
@@ -55,7 +64,7 @@ def test_step1_not_parameters_and_step2_published() -> None:
     published = dataclasses.replace(request().model, published=True)
     assert emb(model=published, destination="IR") == (Verdict.ALLOW, Basis.PUBLISHED)
     blocking = dataclasses.replace(EMB, block_published=True)
-    decision = decide_embargoes(request(model=published, destination="IR"), blocking)  # type: ignore[arg-type]
+    decision = decide_embargoes(request(model=published, destination="IR"), blocking)
     assert decision.basis is Basis.COMPREHENSIVE_EMBARGO
     # Publication unknown is not published.
     unknown = dataclasses.replace(request().model, published=None)
@@ -88,8 +97,10 @@ def test_step3_confirmed_restricted_party_denies(recipient: Recipient) -> None:
         (None, None, "IR"),  # a known embargoed place decides even with unknowns
     ],
 )
-def test_step4_comprehensive_embargo(hq: str | None, parent: object, destination: str) -> None:
-    recipient = Recipient("R", hq, parent, id="r")  # type: ignore[arg-type]
+def test_step4_comprehensive_embargo(
+    hq: str | None, parent: Party | Literal["self"] | None, destination: str
+) -> None:
+    recipient = Recipient("R", hq, parent, id="r")
     assert emb(recipient=recipient, destination=destination) == (
         Verdict.DENY,
         Basis.COMPREHENSIVE_EMBARGO,
@@ -106,7 +117,7 @@ def test_step4_region_not_listed_is_not_embargoed() -> None:
 
 def test_step4_license_on_record_allows() -> None:
     lic = License("E1", "shop", ("acme/small-8b",), ("IR",), date(2026, 1, 1))
-    decision = decide_embargoes(request(destination="IR", licenses=(lic,)), EMB)  # type: ignore[arg-type]
+    decision = decide_embargoes(request(destination="IR", licenses=(lic,)), EMB)
     assert (decision.verdict, decision.basis, decision.license_used) == (
         Verdict.ALLOW,
         Basis.LICENSED,
@@ -122,11 +133,11 @@ def test_step5_possible_match_and_required_screening() -> None:
     never = Recipient("R", "VN", SELF)
     assert emb(recipient=never) == (Verdict.ALLOW, Basis.NO_EMBARGO)
     requiring = dataclasses.replace(EMB, require_screening=True)
-    decision = decide_embargoes(request(recipient=never), requiring)  # type: ignore[arg-type]
+    decision = decide_embargoes(request(recipient=never), requiring)
     assert (decision.verdict, decision.basis) == (Verdict.HOLD, Basis.RESTRICTED_PARTY_REVIEW)
     assert decision.questions == ("restricted_party_review",)
     parent_never = Recipient("R", "VN", Party("P", "VN"), screening="clear")
-    decision = decide_embargoes(request(recipient=parent_never), requiring)  # type: ignore[arg-type]
+    decision = decide_embargoes(request(recipient=parent_never), requiring)
     assert decision.basis is Basis.RESTRICTED_PARTY_REVIEW
     assert "ultimate parent" in decision.reasons[0].text
 
@@ -154,7 +165,9 @@ def test_set_most_restrictive_wins_and_keeps_each_verdict() -> None:
 
 
 def test_set_ties_the_first_ruleset_names_the_basis() -> None:
-    controlled = ModelFacts("acme/frontier", published=False, training_compute=ComputeInterval(2e26, 3e26))
+    controlled = ModelFacts(
+        "acme/frontier", published=False, training_compute=ComputeInterval(2e26, 3e26)
+    )
     unknown_parent = request(recipient=Recipient("R", "VN", None), model=controlled)
     for order in ((AI, EMB), (EMB, AI)):
         decision = decide_all(unknown_parent, RulesetSet(order))
@@ -184,7 +197,7 @@ def test_set_reports_a_license_used_by_any_allowing_ruleset() -> None:
 def test_one_ruleset_decision_json_stays_backward_compatible() -> None:
     from gate.core.decide import decide
 
-    data = decide(request(), AI).to_dict()  # type: ignore[arg-type]
+    data = decide(request(), AI).to_dict()
     for key in ("verdict", "basis", "reasons", "questions", "license_used", "ruleset", "facts"):
         assert key in data
     assert data["rulesets"] == [

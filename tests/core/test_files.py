@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Mapping
 
 import pytest
 from hypothesis import given, settings
@@ -15,7 +16,7 @@ from gate.rules.loader import load_default_ruleset
 FILES = load_default_ruleset().files
 
 
-def safetensors(header: dict[str, object], data: bytes = b"") -> bytes:
+def safetensors(header: Mapping[str, object], data: bytes = b"") -> bytes:
     raw = json.dumps(header).encode()
     return struct.pack("<Q", len(raw)) + raw + data
 
@@ -120,14 +121,27 @@ def test_size_cap_for_non_parameter_files() -> None:
 
 names = st.one_of(
     st.sampled_from(
-        ["config.json", "README.md", "tokenizer.json", "tokenizer.model", "a.png", "x.py", "LICENSE"]
+        [
+            "config.json",
+            "README.md",
+            "tokenizer.json",
+            "tokenizer.model",
+            "a.png",
+            "x.py",
+            "LICENSE",
+        ]
     ),
     st.text(min_size=0, max_size=30),
 )
 
 
 @settings(max_examples=500, deadline=None)
-@given(names, st.sampled_from(sorted(SIGNATURES)), st.binary(max_size=64), st.none() | st.integers(0, 2**40))
+@given(
+    names,
+    st.sampled_from(sorted(SIGNATURES)),
+    st.binary(max_size=64),
+    st.none() | st.integers(0, 2**40),
+)
 def test_property_tensor_signature_is_never_not_parameters(
     name: str, kind: str, tail: bytes, size: int | None
 ) -> None:

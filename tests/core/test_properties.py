@@ -18,7 +18,7 @@ import dataclasses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gate.core.ruleset_set import RulesetSet, decide_all
+from gate.core.ruleset_set import AnyRuleset, RulesetSet, decide_all
 from gate.core.values import VERDICT_SEVERITY, Basis, Verdict
 from gate.rules.loader import load_shipped_set
 from gate.schema import parse_request
@@ -113,7 +113,9 @@ def test_filling_in_an_unknown_never_lifts_a_deny(row: Row, data: st.DataObject)
 
 @settings(max_examples=400, deadline=None)
 @given(rows, st.sampled_from([(AI,), (EMBARGOES,), (EMBARGOES, AI)]))
-def test_adding_a_ruleset_never_turns_a_refusal_into_an_allow(row: Row, subset: tuple) -> None:
+def test_adding_a_ruleset_never_turns_a_refusal_into_an_allow(
+    row: Row, subset: tuple[AnyRuleset, ...]
+) -> None:
     request = parse_request(request_for(row))
     alone = decide_all(request, RulesetSet(subset))
     together = decide_all(request, RulesetSet((*subset, *(r for r in SHIPPED if r not in subset))))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -119,7 +120,18 @@ def test_shipped_embargo_ruleset_matches_rules_md() -> None:
     rules = load_any_ruleset(EMBARGOES_PATH)
     assert isinstance(rules, EmbargoRuleset)
     assert rules.id == "ear-embargoes"
-    assert rules.embargoed == {"CU", "IR", "KP", "SY", "UA-43", "UA-40", "UA-14", "UA-09", "RU", "BY"}
+    assert rules.embargoed == {
+        "CU",
+        "IR",
+        "KP",
+        "SY",
+        "UA-43",
+        "UA-40",
+        "UA-14",
+        "UA-09",
+        "RU",
+        "BY",
+    }
     assert rules.block_published is False and rules.require_screening is False
     assert rules.embargoed_place("UA-43") and rules.embargoed_place("IR-23")
     assert not rules.embargoed_place("UA-30") and not rules.embargoed_place("CN")
@@ -150,14 +162,36 @@ def test_set_loader_default_order_and_duplicate_ids(tmp_path: Path) -> None:
     [
         (lambda s: s.replace('"UA-43", ', '"UA-99", '), "embargoed.places", "UA-99"),
         (lambda s: s.replace('"CU", ', '"CU", "CU", '), "embargoed.places", "more than once"),
-        (lambda s: s.replace("block_published = false", "block_published = 1"), "block_published", ""),
-        (lambda s: s.replace("restricted_parties = ", "renamed = "), "provisions", "restricted_parties"),
-        (lambda s: s.replace("[embargoed]", "[embargoed]\nextra = 1"), "embargoed.extra", "unknown key"),
-        (lambda s: s.replace("max_non_parameter_bytes = 67108864", ""), "parameter_files.max_non_parameter_bytes", "missing"),
-        (lambda s: s.replace('"89504e470d0a1a0a"', '"zz"'), "parameter_files.not_parameters.images.signatures", "hex"),
+        (
+            lambda s: s.replace("block_published = false", "block_published = 1"),
+            "block_published",
+            "",
+        ),
+        (
+            lambda s: s.replace("restricted_parties = ", "renamed = "),
+            "provisions",
+            "restricted_parties",
+        ),
+        (
+            lambda s: s.replace("[embargoed]", "[embargoed]\nextra = 1"),
+            "embargoed.extra",
+            "unknown key",
+        ),
+        (
+            lambda s: s.replace("max_non_parameter_bytes = 67108864", ""),
+            "parameter_files.max_non_parameter_bytes",
+            "missing",
+        ),
+        (
+            lambda s: s.replace('"89504e470d0a1a0a"', '"zz"'),
+            "parameter_files.not_parameters.images.signatures",
+            "hex",
+        ),
     ],
 )
-def test_embargo_errors_name_file_key_and_problem(tmp_path: Path, edit, key: str, problem: str) -> None:  # type: ignore[no-untyped-def]
+def test_embargo_errors_name_file_key_and_problem(
+    tmp_path: Path, edit: Callable[[str], str], key: str, problem: str
+) -> None:
     path = write(tmp_path, edit(EMBARGOES))
     with pytest.raises(RulesetError) as caught:
         load_any_ruleset(path)
