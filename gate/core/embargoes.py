@@ -17,7 +17,20 @@ from gate.core.files import FileCheck, FileRules
 from gate.core.procedure import PROCEDURE_VERSION
 from gate.core.questions import Question
 from gate.core.ruleset import Provision, Source, country_of
-from gate.core.values import Basis, Decision, Party, Reason, TransferRequest, Verdict
+from gate.core.values import (
+    SELF,
+    Basis,
+    Decision,
+    Party,
+    Reason,
+    Recipient,
+    Screening,
+    TransferRequest,
+    Verdict,
+)
+
+_ALLOW = Verdict.ALLOW
+_HOLD = Verdict.HOLD
 
 EMBARGO_PROVISIONS = (
     "ear_scope",
@@ -63,104 +76,124 @@ class EmbargoRuleset:
 
 def _facts(request: TransferRequest, places: tuple[str | None, ...]) -> dict[str, object]:
     recipient = request.recipient
+    parent = recipient.ultimate_parent
     return {
         "published": request.model.published,
         "headquarters": recipient.headquarters,
-        "ultimate_parent_headquarters": recipient.parent_headquarters,
+        "ultimate_parent_headquarters": parent.headquarters
+        if isinstance(parent, Party)
+        else recipient.parent_headquarters,
         "destinations": places,
         "screening": recipient.screening,
         "ultimate_parent_screening": recipient.parent_screening,
     }
 
 
+def _gives(
+    request: TransferRequest,
+    ruleset: EmbargoRuleset,
+    places: tuple[str | None, ...],
+    verdict: Verdict,
+    basis: Basis,
+    text: str,
+    provision: str,
+    questions: tuple[Question, ...] = (),
+    license_used: str | None = None,
+) -> Decision:
+    return Decision(
+        verdict=verdict,
+        basis=basis,
+        reasons=(Reason(basis.value, text, ruleset.citations[provision]),),
+        ruleset_id=ruleset.id,
+        ruleset_sha256=ruleset.sha256,
+        facts=_facts(request, places),
+        license_used=license_used,
+        questions=tuple(q.value for q in questions),
+        procedure_version=PROCEDURE_VERSION,
+    )
+
+
+def _parties(recipient: Recipient) -> list[tuple[str, Screening | None]]:
+    """The parties screened: the recipient, and its ultimate parent when it is another party
+    (a recipient that is its own parent is screened once; an unknown parent is asked at step 6)."""
+    parties: list[tuple[str, Screening | None]] = [("recipient", recipient.screening)]
+    if isinstance(recipient.ultimate_parent, Party):
+        parties.append(("ultimate parent", recipient.ultimate_parent.screening))
+    return parties
+
+
 def decide_embargoes(request: TransferRequest, ruleset: EmbargoRuleset) -> Decision:
     """RULES.md "Beyond 4E091", steps 1 to 7; the first step that answers decides."""
-    cite = ruleset.citations
     recipient = request.recipient
     model = request.model
     places = destinations(request)
 
-    def gives(
-        verdict: Verdict,
-        basis: Basis,
-        code: str,
-        text: str,
-        provision: str,
-        questions: tuple[Question, ...] = (),
-        license_used: str | None = None,
-    ) -> Decision:
-        return Decision(
-            verdict=verdict,
-            basis=basis,
-            reasons=(Reason(code, text, cite[provision]),),
-            ruleset_id=ruleset.id,
-            ruleset_sha256=ruleset.sha256,
-            facts=_facts(request, places),
-            license_used=license_used,
-            questions=tuple(q.value for q in questions),
-            procedure_version=PROCEDURE_VERSION,
-        )
-
     # 1. Only parameters are in question (the same fail-closed test as ECCN 4E091's).
     if request.file is not None and not ruleset.is_parameters(request.file):
-        return gives(
-            Verdict.ALLOW,
+        return _gives(
+            request,
+            ruleset,
+            places,
+            _ALLOW,
             Basis.NOT_MODEL_WEIGHTS,
-            "not_model_weights",
             f"{request.file} does not hold model parameters",
             "ear_scope",
         )
     # 2. Published weights are not subject to the EAR, unless the operator refuses them too.
     if model.published is True and not ruleset.block_published:
-        return gives(
-            Verdict.ALLOW,
+        return _gives(
+            request,
+            ruleset,
+            places,
+            _ALLOW,
             Basis.PUBLISHED,
-            "published",
             f"{model.repo_id} is published and so not subject to the EAR",
             "published",
         )
     # 3. A confirmed restricted-party match of the recipient or its ultimate parent.
-    # A recipient that is its own ultimate parent is screened once; an unknown parent is asked
-    # about at step 6.
-    parties = [("recipient", recipient.screening)]
-    if isinstance(recipient.ultimate_parent, Party):
-        parties.append(("ultimate parent", recipient.ultimate_parent.screening))
+    parties = _parties(recipient)
     matched = [who for who, status in parties if status == "match"]
     if matched:
-        return gives(
+        return _gives(
+            request,
+            ruleset,
+            places,
             Verdict.DENY,
             Basis.RESTRICTED_PARTY,
-            "restricted_party",
             f"the {' and the '.join(matched)} of {recipient.name} matched the Consolidated "
             "Screening List (confirmed)",
             "restricted_parties",
         )
     # 4. Comprehensively embargoed places: only a license on record opens them.
-    named = [
-        (f"recipient headquarters {recipient.headquarters}", recipient.headquarters),
-        (
-            f"ultimate parent headquarters {recipient.parent_headquarters}",
-            recipient.parent_headquarters,
-        ),
-        *((f"destination {d}", d) for d in places),
-    ]
-    hits = [label for label, code in named if code is not None and ruleset.embargoed_place(code)]
-    if hits:
+    hq, parent_hq = recipient.headquarters, recipient.parent_headquarters
+    embargoed = ruleset.embargoed_place
+    if any(code is not None and embargoed(code) for code in (hq, parent_hq, *places)):
         lic = covering_license(request, places)
+        where = ", ".join(d for d in places if d)
         if lic is not None:
-            return gives(
-                Verdict.ALLOW,
+            return _gives(
+                request,
+                ruleset,
+                places,
+                _ALLOW,
                 Basis.LICENSED,
-                "licensed",
-                f"license {lic.number} covers {recipient.name}, {model.repo_id} and "
-                f"{', '.join(d for d in places if d)} until {lic.valid_until}",
+                f"license {lic.number} covers {recipient.name}, {model.repo_id} and {where} "
+                f"until {lic.valid_until}",
                 "license_requirement",
                 license_used=lic.number,
             )
-        return gives(
+        named = [
+            (f"recipient headquarters {hq}", hq),
+            (f"ultimate parent headquarters {parent_hq}", parent_hq),
+            *((f"destination {d}", d) for d in places),
+        ]
+        hits = [label for label, code in named if code is not None and embargoed(code)]
+        return _gives(
+            request,
+            ruleset,
+            places,
             Verdict.DENY,
             Basis.COMPREHENSIVE_EMBARGO,
-            "comprehensive_embargo",
             f"comprehensively embargoed: {'; '.join(hits)}",
             "comprehensive_embargo",
         )
@@ -169,36 +202,42 @@ def decide_embargoes(request: TransferRequest, ruleset: EmbargoRuleset) -> Decis
     if ruleset.require_screening:
         review += [f"{who} (never screened)" for who, status in parties if status is None]
     if review:
-        return gives(
-            Verdict.HOLD,
+        return _gives(
+            request,
+            ruleset,
+            places,
+            _HOLD,
             Basis.RESTRICTED_PARTY_REVIEW,
-            "restricted_party_review",
             f"restricted-party screening needs an officer's review: {', '.join(review)}",
             "restricted_parties",
             questions=(Question.RESTRICTED_PARTY_REVIEW,),
         )
     # 6. Unknown parties or destinations are asked about, never assumed.
     questions = []
-    if recipient.headquarters is None:
+    if hq is None:
         questions.append(Question.RECIPIENT_HEADQUARTERS)
-    if recipient.parent_headquarters is None and recipient.ultimate_parent != "self":
+    if parent_hq is None and recipient.ultimate_parent != SELF:
         questions.append(Question.ULTIMATE_PARENT)
     if None in places:
         questions.append(Question.DESTINATION)
     if questions:
-        return gives(
-            Verdict.HOLD,
+        return _gives(
+            request,
+            ruleset,
+            places,
+            _HOLD,
             Basis.PARTIES_UNKNOWN,
-            "parties_unknown",
             "unknown: " + ", ".join(q.label for q in questions),
             "comprehensive_embargo",
             questions=tuple(questions),
         )
     # 7. No embargo and no restricted party applies.
-    return gives(
-        Verdict.ALLOW,
+    return _gives(
+        request,
+        ruleset,
+        places,
+        _ALLOW,
         Basis.NO_EMBARGO,
-        "no_embargo",
         f"no comprehensive embargo covers {recipient.name}, its ultimate parent or "
         f"{', '.join(d for d in places if d)}, and no restricted-party match",
         "comprehensive_embargo",

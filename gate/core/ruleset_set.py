@@ -68,31 +68,38 @@ def decide_one(request: TransferRequest, ruleset: AnyRuleset) -> Decision:
     return decide(request, ruleset)
 
 
+_ALLOW = Verdict.ALLOW
+_HOLD = Verdict.HOLD
+_SEVERITY = VERDICT_SEVERITY
+
+
 def combine(decisions: Sequence[Decision]) -> Decision:
     """The most restrictive of `decisions` (in set order), keeping each one's own verdict."""
+    if len(decisions) == 1:
+        return decisions[0]  # its own verdict is the decision (to_dict lists it)
     winner = decisions[0]
     for decision in decisions[1:]:
-        if VERDICT_SEVERITY[decision.verdict] > VERDICT_SEVERITY[winner.verdict]:
+        if _SEVERITY[decision.verdict] > _SEVERITY[winner.verdict]:
             winner = decision
-    refusing = [d for d in decisions if d.verdict is not Verdict.ALLOW]
-    reasons = (
-        tuple(r for d in [winner, *(d for d in refusing if d is not winner)] for r in d.reasons)
-        if refusing
-        else winner.reasons
-    )
+    verdict = winner.verdict
     questions: tuple[str, ...] = ()
-    if winner.verdict is Verdict.HOLD:
-        held = [q for d in decisions if d.verdict is Verdict.HOLD for q in d.questions]
-        questions = tuple(dict.fromkeys(held))
     license_used = winner.license_used
-    if winner.verdict is Verdict.ALLOW and license_used is None:
-        license_used = next((d.license_used for d in decisions if d.license_used), None)
+    if verdict is _ALLOW:
+        reasons = winner.reasons
+        if license_used is None:
+            license_used = next((d.license_used for d in decisions if d.license_used), None)
+    else:
+        reasons = winner.reasons + tuple(
+            r for d in decisions if d is not winner and d.verdict is not _ALLOW for r in d.reasons
+        )
+        if verdict is _HOLD:
+            held = [q for d in decisions if d.verdict is _HOLD for q in d.questions]
+            questions = tuple(dict.fromkeys(held))
     facts: dict[str, Any] = {}
-    for decision in decisions:
-        for key, value in decision.facts.items():
-            facts.setdefault(key, value)
+    for decision in reversed(decisions):  # the first ruleset's value wins a shared key
+        facts.update(decision.facts)
     return Decision(
-        verdict=winner.verdict,
+        verdict=verdict,
         basis=winner.basis,
         reasons=reasons,
         ruleset_id=winner.ruleset_id,
