@@ -118,4 +118,7 @@ def decide_all(
     """Decide one transfer under every ruleset of the set; the most restrictive answer wins."""
     if isinstance(rulesets, Ruleset | EmbargoRuleset):
         rulesets = (rulesets,)
-    return combine([decide_one(request, ruleset) for ruleset in rulesets])
+    decisions = [decide_one(request, ruleset) for ruleset in rulesets]
+    if not decisions:
+        raise ValueError("no ruleset to decide under")  # never an allow by default
+    return combine(decisions)

@@ -111,6 +111,15 @@ def with_change(path: list[str], value: object) -> str:
             "licenses.0.recipient: required field is missing",
         ),
         (with_change(["inquiry"], {"status": "pending"}), "inquiry.status:"),
+        (with_change(["recipient", "screening"], "maybe"), "recipient.screening:"),
+        (
+            with_change(
+                ["recipient", "ultimate_parent"],
+                {"name": "P", "headquarters": "US", "screening": "cleared"},
+            ),
+            "recipient.ultimate_parent.screening:",
+        ),
+        (with_change(["destination"], "UA-99"), "destination: unknown or ambiguous country"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(
@@ -121,6 +130,22 @@ def test_bad_input_is_one_clear_line_and_exit_2(
     assert code == 2
     assert message in captured.err
     assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_screening_region_and_any_state_declarations_are_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = json.loads(json.dumps(BASE))
+    data["recipient"]["screening"] = None
+    data["recipient"]["ultimate_parent"]["screening"] = "possible_match"
+    data["inquiry"] = {"status": "open", "declared_destinations": ["ua-43"]}
+    code = run(["decide", str(bad(tmp_path, json.dumps(data))), "--json"])
+    decision = json.loads(capsys.readouterr().out)
+    # The open inquiry's Crimea counts: the license names only Brazil, so 4E091 wants a
+    # license, and ear-embargoes denies Crimea outright.
+    assert code == 11
+    assert (decision["verdict"], decision["basis"]) == ("deny", "comprehensive_embargo")
+    assert decision["facts"]["destinations"] == ["BR", "UA-43"]
 
 
 def test_missing_file(capsys: pytest.CaptureFixture[str]) -> None:

@@ -209,3 +209,10 @@ def test_one_ruleset_decision_json_stays_backward_compatible() -> None:
             "reasons": data["reasons"],
         }
     ]
+
+
+def test_an_empty_set_is_refused_not_allowed() -> None:
+    with pytest.raises(ValueError):
+        decide_all(request(), [])
+    with pytest.raises(ValueError):
+        RulesetSet(())
