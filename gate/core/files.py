@@ -41,6 +41,11 @@ _PREFIXES: tuple[tuple[str, bytes], ...] = (
     ("7z", b"7z\xbc\xaf\x27\x1c"),
     ("llamafile", b"MZqFpD"),
 )
+SIGNATURE_BYTES = 512
+"""Read at least this many first bytes of a file for `tensor_signature` to see every signature
+it knows (tar's sits at offset 257). Reading more (the whole file, for small text files) makes the
+UTF-8 test cover more of the file."""
+
 # Pickle protocols 2 to 5 open with PROTO (0x80) and the protocol number.
 _PICKLE = re.compile(rb"\x80[\x02-\x05]")
 
