@@ -61,7 +61,7 @@ def render_decision(decision: Decision) -> None:
             out.print(f"  ? {escape(Question(code).text)}")
     if decision.license_used:
         out.print(f"  license used: {escape(decision.license_used)}")
-    for own in decision.rulesets or (decision.own_verdict(),):
+    for own in decision.rulesets:
         out.print(
             f"[dim]ruleset {escape(own.id)} sha256:{own.sha256[:16]}…: "
             f"{own.verdict.value} ({own.basis.value})[/]"

@@ -108,7 +108,7 @@ def combine(decisions: Sequence[Decision]) -> Decision:
         license_used=license_used,
         questions=questions,
         procedure_version=PROCEDURE_VERSION,
-        rulesets=tuple(d.own_verdict() for d in decisions),
+        parts=tuple(decisions),
     )
 
 

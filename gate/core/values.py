@@ -318,8 +318,9 @@ class Decision:
     """The answer for one transfer: a value, replayable from `facts` and the rulesets it names.
 
     `questions` lists what the gate needs to know before it can decide (only for `hold`).
-    `ruleset_id`/`ruleset_sha256` name the ruleset that gave the basis; `rulesets` keeps every
-    ruleset's own verdict when the decision was taken under a set (empty for one ruleset).
+    `ruleset_id`/`ruleset_sha256` name the ruleset that gave the basis; `parts` keeps every
+    ruleset's own decision when the decision was taken under a set (empty for one ruleset), and
+    `rulesets` their verdicts.
     `procedure_version` names the code that decided, so a replay can tell a changed rule from
     changed code.
     """
@@ -333,11 +334,16 @@ class Decision:
     license_used: str | None = None
     questions: tuple[str, ...] = ()
     procedure_version: str = ""
-    rulesets: tuple[RulesetVerdict, ...] = ()
+    parts: tuple[Decision, ...] = ()
 
     @property
     def allowed(self) -> bool:
         return self.verdict is Verdict.ALLOW
+
+    @property
+    def rulesets(self) -> tuple[RulesetVerdict, ...]:
+        """Each ruleset's own verdict, in set order (this decision's own for one ruleset)."""
+        return tuple(p.own_verdict() for p in self.parts) or (self.own_verdict(),)
 
     def own_verdict(self) -> RulesetVerdict:
         """This decision as one ruleset's verdict (to combine it with others)."""
@@ -347,7 +353,7 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         """The public decision JSON (see README, "Decision JSON")."""
-        rulesets = self.rulesets or (self.own_verdict(),)
+        rulesets = self.rulesets
         return {
             "verdict": self.verdict.value,
             "basis": self.basis.value,
