@@ -212,20 +212,41 @@ def _tensor_problem(name: str, entry: Any) -> str | None:
     return None
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(repr(key))
+        result[key] = value
+    return result
+
+
 def safetensors_header_problem(header: bytes, metadata_max_bytes: int) -> str | None:
     """Why `header` (the JSON after the 8-byte length) is not a real header; None when it is.
 
     Real: a JSON object describing at least one tensor (exactly dtype, shape, data_offsets, each
     spanning its shape), the tensors tiling the data from offset 0 (the first tensor's data
-    starts right after the header) without gaps or overlaps, and `__metadata__` a string-to-string
-    map whose JSON is at most `metadata_max_bytes`. Anything else is treated as parameters.
+    starts right after the header) without gaps or overlaps, `__metadata__` a string-to-string
+    map whose JSON is at most `metadata_max_bytes`, no key twice, and no more white space than
+    alignment padding and ordinary spacing. Anything else is treated as parameters.
     """
     try:
-        parsed = json.loads(header.rstrip(b" ").decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        parsed = json.loads(header.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        return f"key {exc} appears twice (the parser would drop bytes the window shows)"
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return "not a JSON object"
     if not isinstance(parsed, dict):
         return "not a JSON object"
+    # Bytes the parser ignores (white space) are bytes the window would still show: allow the
+    # alignment padding and the spacing of an ordinary writer, not a hiding place.
+    longest = len(json.dumps(parsed, separators=(",", ":"), ensure_ascii=True))
+    if len(header) > longest + 8 + longest // 8:
+        return "more white space than any writer leaves"
     metadata = parsed.pop("__metadata__", None)
     if metadata is not None:
         if not isinstance(metadata, dict) or not all(

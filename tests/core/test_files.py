@@ -187,3 +187,34 @@ def test_fake_safetensors_headers_are_parameters(header: object, problem: str) -
     found = safetensors_header_problem(json.dumps(header).encode(), 65536)
     assert found is not None and problem in found, found
     assert safetensors_header_problem(b"\xff{not json", 65536) == "not a JSON object"
+
+
+def test_header_bytes_the_parser_would_drop_are_refused() -> None:
+    cap = 65536
+    real = json.dumps(REAL)
+    # A duplicate key: json.loads keeps the last value, the window would show the first.
+    hidden = '{"w": {"payload": "' + "A" * 5000 + '"}, ' + real[1:]
+    assert "twice" in (safetensors_header_problem(hidden.encode(), cap) or "")
+    # White space is ignored by the parser; a lot of it is a hiding place.
+    padded = real[:-1] + " \t\n" * 2000 + "}"
+    assert "white space" in (safetensors_header_problem(padded.encode(), cap) or "")
+    # An ordinary writer's spacing (json.dumps defaults) and 8-byte alignment are fine.
+    spaced = json.dumps({"__metadata__": {"format": "pt"}, **REAL}, indent=None)
+    assert is_real_safetensors_header((spaced + " " * 7).encode(), cap)
+
+
+def test_a_header_written_by_the_safetensors_library_is_real() -> None:
+    np = pytest.importorskip("numpy")
+    save = pytest.importorskip("safetensors.numpy").save
+    data = save(
+        {
+            "model.layers.0.weight": np.zeros((3, 5), dtype=np.float32),
+            "b": np.ones((7,), dtype=np.float16),
+            "empty": np.zeros((0,), dtype=np.int64),
+        },
+        metadata={"format": "np", "note": "h\u00e9llo"},
+    )
+    (length,) = struct.unpack("<Q", data[:8])
+    assert tensor_signature(data[:512]) == "safetensors"
+    assert safetensors_header_problem(data[8 : 8 + length], 65536) is None
+    assert FILES.is_parameters("config.json", data[:512], len(data))
