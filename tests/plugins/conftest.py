@@ -1,7 +1,7 @@
 """The real proxy with signed receipts, and the real huggingface_hub client with the plugin.
 
 `ReceiptKeeper` is the proxy tests' `MemoryGatekeeper` (the real decision procedure) whose
-`check()` adds `X-Gate-Receipt` through `gate.server.receipting`, the function every gatekeeper
+`check()` adds `X-Gate-Receipt` through `gate.service.receipting`, the function every gatekeeper
 calls. Knobs let a test make the gate sign a bad receipt (another recipient, file or commit,
 expired, an untrusted key) or none, to see the plugin refuse it.
 """
@@ -25,8 +25,8 @@ from gate.crypto.keys import Signer, jwk
 from gate.hub.local import LocalStore
 from gate.rules.loader import load_default_ruleset
 from gate.server.app import create_app
-from gate.server.gatekeeper import GateAnswer, TransferContext
-from gate.server.receipting import receipt_envelope, receipt_headers, wants_receipt
+from gate.service.gatekeeper import GateAnswer, TransferContext
+from gate.service.receipting import receipt_envelope, receipt_headers, wants_receipt
 from plugins.hf_gate import uninstall
 from tests.server.conftest import (
     MemoryGatekeeper,

@@ -42,7 +42,7 @@ from gate.hub.upstream import UpstreamSource
 from gate.rules.loader import load_default_ruleset
 from gate.server.app import create_app
 from gate.server.background import BackgroundServer
-from gate.server.gatekeeper import Caller, GateAnswer, TransferContext, answer_from_decision
+from gate.service.gatekeeper import Caller, GateAnswer, TransferContext, answer_from_decision
 
 DAY = date(2026, 3, 2)
 
@@ -83,6 +83,7 @@ class MemoryGatekeeper:
     accounts: dict[str, Account]
     facts: dict[str, ModelFacts]
     day: date = DAY
+    mode: str = "enforce"
     decisions: list[tuple[str, TransferContext, Decision]] = field(default_factory=list)
     outcomes: list[tuple[str, str, str]] = field(default_factory=list)
     inquiries: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -285,7 +286,8 @@ def gate(repos: Repos, keeper: MemoryGatekeeper) -> Iterator[ServerThread]:
 
 @pytest.fixture()
 def shadow_gate(repos: Repos, keeper: MemoryGatekeeper) -> Iterator[ServerThread]:
-    with ServerThread(create_app(LocalStore(repos.root), keeper, mode="shadow")) as server:
+    keeper.mode = "shadow"
+    with ServerThread(create_app(LocalStore(repos.root), keeper)) as server:
         yield server
 
 

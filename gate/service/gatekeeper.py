@@ -77,6 +77,9 @@ class GateAnswer:
 
 
 class Gatekeeper(Protocol):
+    mode: Mode
+    """enforce: block what the decision blocks; shadow: record it and let the bytes through."""
+
     def authenticate(self, token: str | None) -> Caller:
         """The caller behind a bearer token; AuthError when missing, unknown, revoked, expired."""
         ...

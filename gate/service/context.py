@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from gate.hub.source import FileEntry, Resolved
-from gate.server.classifying import ModelFactsProvider
-from gate.server.gatekeeper import Caller, Gatekeeper, TransferContext
+from gate.service.classifying import ModelFactsProvider
+from gate.service.gatekeeper import Caller, Gatekeeper, TransferContext
 
 
 async def transfer_context(

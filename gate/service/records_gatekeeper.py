@@ -20,14 +20,14 @@ from gate.core.ruleset import Ruleset
 from gate.core.values import ModelFacts
 from gate.crypto.keys import Signer
 from gate.errors import NotFoundError, StoreError
-from gate.server.gatekeeper import (
+from gate.service.gatekeeper import (
     Caller,
     GateAnswer,
     Mode,
     TransferContext,
     answer_from_decision,
 )
-from gate.server.receipting import (
+from gate.service.receipting import (
     DEFAULT_RECEIPT_TTL,
     receipt_envelope,
     receipt_headers,
@@ -35,7 +35,7 @@ from gate.server.receipting import (
 )
 from gate.store import audit, credentials, inquiries
 from gate.store.db import Store
-from gate.store.facts import build_request
+from gate.store.facts import build_transfer
 from gate.store.record import RequestMeta, new_decision_id, record_decision, record_outcome
 
 
@@ -75,38 +75,20 @@ class StoreGatekeeper:
     def is_parameters(self, path: str) -> bool:
         return self.ruleset.is_parameters(path)
 
-    def _destination(self, ctx: TransferContext) -> tuple[str | None, str | None]:
-        """The destination the decision uses, and a note when the asked one is not registered.
-
-        An `X-Gate-Destination` the recipient has not registered is not a fact the gate may
-        accept from the client: the decision sees an unknown destination and holds.
-        """
-        asked = ctx.destination
-        caller = ctx.caller
-        if asked is None:
-            return caller.default_destination, None
-        if asked == caller.default_destination or asked in caller.destinations:
-            return asked, None
-        return None, f"X-Gate-Destination {asked} is not a registered destination of {caller.name}"
-
     def check(self, ctx: TransferContext) -> GateAnswer:
         now = self.clock()
-        destination, note = self._destination(ctx)
         facts = ctx.model_facts or ModelFacts(repo_id=ctx.repo_id)
-        request = build_request(
+        request, note = build_transfer(
             self.store,
             recipient=ctx.caller.recipient_id,
             repo_id=ctx.repo_id,
             commit=ctx.commit,
             revision=ctx.revision,
             file=ctx.path,
-            destination=destination,
+            destination=ctx.destination,
             day=now.date(),
             model_facts=facts,
         )
-        if destination is None and ctx.destination is not None:
-            # build_request falls back to the recipient's default; an unregistered ask must not.
-            request = replace(request, destination=None)
         decision = decide(request, self.ruleset)
         decision_id = new_decision_id()
         envelope = None
