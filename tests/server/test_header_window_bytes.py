@@ -3,9 +3,10 @@
 Issue 10, class 2: a "header" whose `__metadata__` holds the weights, that describes no tensor,
 or that hides them in its layout, was served whole by `Range: bytes=0-`. Now the window is served
 only for a real header (RULES.md); otherwise those bytes are parameters and refused like the rest.
-Through the real server on loopback and the real huggingface_hub client, with controls: the real
-header is still readable by the denied recipient, config/tokenizer/README still reach it, and an
-allowed recipient gets every file whole.
+Through the real store-backed server on loopback and the real huggingface_hub client, for
+Shenzhen Vision Co (denied: a controlled model, headquarters in China), with controls: the real
+header is still readable by it, config/tokenizer/README still reach it, and Nordic AI AB (License
+Exception AIA) gets every file whole.
 """
 
 from __future__ import annotations
@@ -22,16 +23,12 @@ from huggingface_hub import HfApi, hf_hub_download, snapshot_download
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
 from safetensors.numpy import save
 
-from gate.core.values import ComputeInterval, ModelFacts
-from gate.hub.local import LocalStore
-from gate.rules.loader import load_default_ruleset
-from gate.server.app import create_app
-from tests.server.conftest import (
-    MemoryGatekeeper,
-    ServerThread,
-    add_repo,
-    default_accounts,
-)
+from gate.core.values import ComputeInterval
+from gate.hub.layout import write_snapshot
+from gate.store import models
+from tests.server.gate_world import make_world, running
+
+pytestmark = pytest.mark.slow
 
 REPO = "lab/smuggler"
 WEIGHTS = np.random.default_rng(7).standard_normal(20_000).astype(np.float32).tobytes()
@@ -74,22 +71,20 @@ FILES = {
     "tokenizer.json": b'{"vocab": {"a": 0}}',
     "README.md": b"---\nlicense: other\n---\n# smuggler\n",
 }
-DENIED = "tok-dragon"
-ALLOWED = "tok-acme"
 
 
 @pytest.fixture()
-def endpoint(tmp_path: Path) -> Iterator[str]:
-    root = tmp_path / "store"
-    add_repo(root, REPO, FILES, refs=("main",))
-    facts = {
-        REPO: ModelFacts(
-            repo_id=REPO, published=False, training_compute=ComputeInterval.exactly(3e26)
-        )
-    }
-    keeper = MemoryGatekeeper(load_default_ruleset(), default_accounts(), facts)
-    with ServerThread(create_app(LocalStore(root), keeper)) as server:
-        yield server.url
+def gate(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """The store-backed gate over the demo world plus the smuggler repository, which the
+    operator has recorded as closed and trained with 3e26 operations (controlled)."""
+    world = make_world(tmp_path)
+    write_snapshot(world.store_dir, REPO, FILES)
+    with running(world) as (url, tokens, store):
+        models.classify(
+            store, REPO, actor="test", reason="lab report", published=False,
+            compute=ComputeInterval.exactly(3e26),
+        )  # fmt: skip
+        yield url, {"denied": tokens["shenzhen"], "allowed": tokens["nordic"]}
 
 
 def _slices(data: bytes) -> list[bytes]:
@@ -102,9 +97,10 @@ def _carries_weights(body: bytes) -> bool:
 
 
 @pytest.mark.parametrize("name", sorted(SMUGGLERS))
-def test_fake_header_windows_are_refused(endpoint: str, name: str) -> None:
+def test_fake_header_windows_are_refused(gate: tuple[str, dict[str, str]], name: str) -> None:
+    endpoint, tokens = gate
     url = f"{endpoint}/{REPO}/resolve/main/{name}"
-    auth = {"Authorization": f"Bearer {DENIED}"}
+    auth = {"Authorization": f"Bearer {tokens['denied']}"}
     with httpx.Client(timeout=10) as client:
         for ranged in ("bytes=0-", "bytes=0-100000", "bytes=8-", "bytes=100-200"):
             response = client.get(url, headers={**auth, "Range": ranged})
@@ -115,37 +111,47 @@ def test_fake_header_windows_are_refused(endpoint: str, name: str) -> None:
         assert whole.status_code == 403 and not _carries_weights(whole.content)
         head = client.head(url, headers=auth)
         assert head.status_code == 403  # no window: a HEAD is refused like any parameter file
-    api = HfApi(endpoint=endpoint, token=DENIED)
+    api = HfApi(endpoint=endpoint, token=tokens["denied"])
     with pytest.raises((GatedRepoError, HfHubHTTPError)):
         api.parse_safetensors_file_metadata(REPO, name)
 
 
-def test_controls_real_header_and_small_files_still_flow(endpoint: str, tmp_path: Path) -> None:
-    api = HfApi(endpoint=endpoint, token=DENIED)
+def test_controls_real_header_and_small_files_still_flow(
+    gate: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    endpoint, tokens = gate
+    api = HfApi(endpoint=endpoint, token=tokens["denied"])
     meta = api.parse_safetensors_file_metadata(REPO, "model.safetensors")
     assert meta.parameter_count == {"F32": 20_000}  # the real header is architecture
     with httpx.Client(timeout=10) as client:
         response = client.get(
             f"{endpoint}/{REPO}/resolve/main/model.safetensors",
-            headers={"Authorization": f"Bearer {DENIED}", "Range": "bytes=0-"},
+            headers={"Authorization": f"Bearer {tokens['denied']}", "Range": "bytes=0-"},
         )
     window = 8 + struct.unpack("<Q", REAL[:8])[0]
     assert response.status_code == 206 and response.content == REAL[:window]
     assert WEIGHTS[:64] not in response.content
     for path in ("config.json", "tokenizer.json", "README.md"):
         got = hf_hub_download(
-            REPO, path, endpoint=endpoint, token=DENIED, cache_dir=tmp_path / "denied"
+            REPO, path, endpoint=endpoint, token=tokens["denied"], cache_dir=tmp_path / "denied"
         )
         assert Path(got).read_bytes() == FILES[path]
     with pytest.raises(GatedRepoError):
         hf_hub_download(
-            REPO, "model.safetensors", endpoint=endpoint, token=DENIED, cache_dir=tmp_path / "d2"
+            REPO,
+            "model.safetensors",
+            endpoint=endpoint,
+            token=tokens["denied"],
+            cache_dir=tmp_path / "d2",
         )
 
 
-def test_allowed_recipient_gets_every_file_whole(endpoint: str, tmp_path: Path) -> None:
+def test_allowed_recipient_gets_every_file_whole(
+    gate: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    endpoint, tokens = gate
     folder = Path(
-        snapshot_download(REPO, endpoint=endpoint, token=ALLOWED, cache_dir=tmp_path / "ok")
+        snapshot_download(REPO, endpoint=endpoint, token=tokens["allowed"], cache_dir=tmp_path)
     )
     for path, data in FILES.items():
         assert (folder / path).read_bytes() == data, path
