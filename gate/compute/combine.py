@@ -70,15 +70,10 @@ def _max(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else max(a, b)
 
 
-def _named(
-    bases: Sequence[tuple[str, Estimate | None]], base: Estimate | None, base_model: str | None
-) -> list[tuple[str, Estimate | None]]:
+def _named(bases: Sequence[tuple[str, Estimate | None]]) -> list[tuple[str, Estimate | None]]:
     """Every named base once (names compare case-insensitively), with its estimate if known."""
     found: dict[str, tuple[str, Estimate | None]] = {}
-    listed = list(bases)
-    if base_model or base is not None:
-        listed.append((base_model or "the base model", base))
-    for name, estimate in listed:
+    for name, estimate in bases:
         key = name.casefold()
         known = found.get(key)
         if known is None or (known[1] is None and estimate is not None):
@@ -105,12 +100,10 @@ def combine(
     *,
     disagreement_factor: float,
     implausibly_low_factor: float,
-    base: Estimate | None = None,
-    base_model: str | None = None,
     bases: Sequence[tuple[str, Estimate | None]] = (),
 ) -> Combined:
     """Combine per the module rule. `bases` names every base model with its estimate, None when
-    its operations are unknown (`base` / `base_model` name one the same way)."""
+    its operations are unknown."""
     ranked = sorted(
         (e for e in estimates if e.method != BOUND),
         key=lambda e: (AUTHORITATIVE + ESTIMATES).index(e.method),
@@ -177,7 +170,7 @@ def combine(
             central = high
     covers_all, covered = _covered(winner)
     if not covers_all:
-        for name, estimate in _named(bases, base, base_model):
+        for name, estimate in _named(bases):
             if covered is not None and name.casefold() == covered:
                 continue
             if estimate is None:

@@ -20,14 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gate.core.files import safetensors_header_problem
 from gate.errors import MetadataError
 
 MAX_HEADER_BYTES = 100_000_000
 """The reference implementation refuses headers over 100 MB; so does the gate (memory bound)."""
 
 DEFAULT_METADATA_CAP = 64 * 1024
-"""Largest `__metadata__` (compact JSON bytes) of a header that may be shown to anyone; the
-ruleset's figure is used when it gives one."""
+"""The shipped ruleset's cap on a shown header's `__metadata__`; callers pass their ruleset's
+(`ruleset.files.safetensors_metadata_max_bytes`)."""
 MAX_TENSOR_NAME_BYTES = 1024
 """A real tensor name is a dotted path of some tens of characters; a longer one is a free-form
 channel through the header, so a header holding one is not shown."""
@@ -244,29 +245,20 @@ def _compact_size(value: object) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
-def window_problem(
-    header: SafetensorsHeader, metadata_cap: int = DEFAULT_METADATA_CAP
-) -> str | None:
-    """Why the bytes 0 to 8 + N of this file are not a real header, or None when they are.
+def window_problem(header: SafetensorsHeader) -> str | None:
+    """Why a parsed header may not be shown beyond the rule's own test, or None.
 
-    The header describes the architecture and may be shown to anyone, but only when it is what
-    it says (RULES.md, "What is controlled"): it describes at least one tensor, the first
-    tensor's data starts right after it (offsets from 0, contiguous: `parse_header` has checked
-    that and, given the file size, that they fill the data section), and its `__metadata__` is
-    under the ruleset's cap. Beyond the rule, the free-form room a header offers is bounded: no
-    tensor name over `MAX_TENSOR_NAME_BYTES`, and no more layout than indented JSON needs, so
-    whitespace and escapes cannot carry weights either. `header` must have been parsed with its
-    file size: without it the data section is unchecked and the answer is a problem.
+    The rule's test (`gate.core.files.safetensors_header_problem`: at least one tensor, data
+    from offset 0 without gaps, `__metadata__` under the ruleset's cap) says what a real header
+    is. Beyond it: the file size must be known, so the tensors are seen to fill the file to its
+    end (`parse_header` checks that); no tensor name is over `MAX_TENSOR_NAME_BYTES`; and the
+    header carries no more layout (whitespace, escapes) than indented JSON needs, so weights
+    hidden in padding or names do not pass either.
     """
     if header.file_size is None:
         return "the file size is unknown, so the data section cannot be checked"
     if not header.tensors:
         return "it describes no tensor"
-    if header.tensors[0].begin != 0:
-        return "the first tensor's data does not start right after the header"
-    metadata = _compact_size(header.metadata) if header.metadata else 0
-    if metadata > metadata_cap:
-        return f"its __metadata__ is {metadata} bytes, over the cap of {metadata_cap} bytes"
     for tensor in header.tensors:
         if len(tensor.name.encode("utf-8")) > MAX_TENSOR_NAME_BYTES:
             return f"a tensor name is over {MAX_TENSOR_NAME_BYTES} bytes"
@@ -287,12 +279,20 @@ def header_window(
     data: bytes, source: str, file_size: int, metadata_cap: int = DEFAULT_METADATA_CAP
 ) -> int:
     """8 + N when `data` (at least the first 8 + N bytes of a file of `file_size` bytes) opens
-    with a real safetensors header (see `window_problem`), else 0: those bytes are parameters."""
+    with a real safetensors header, else 0: then those bytes are parameters like the rest.
+
+    Real: the rule's test (`gate.core.files.safetensors_header_problem`, with the ruleset's
+    `__metadata__` cap), the strict parse against the file size, and `window_problem`."""
+    if len(data) < 8:
+        return 0
+    length = int.from_bytes(data[:8], "little")
+    if len(data) < 8 + length or safetensors_header_problem(data[8 : 8 + length], metadata_cap):
+        return 0
     try:
         header = parse_header(data, source, file_size)
     except MetadataError:
         return 0
-    return 0 if window_problem(header, metadata_cap) else 8 + header.header_length
+    return 0 if window_problem(header) else 8 + header.header_length
 
 
 def read_local_header(path: Path) -> SafetensorsHeader:

@@ -63,8 +63,8 @@ def test_metadata_carrying_weights_is_parameters() -> None:
 
 def test_metadata_cap_is_the_rulesets() -> None:
     def with_metadata(size: int) -> bytes:
-        # compact {"k":"..."} is 8 bytes plus the value
-        return raw_file({"__metadata__": {"k": "x" * (size - 8)}, "w": _entry(0, 2)}, b"\0\0")
+        # the rule measures json.dumps of the map: {"k": "..."} is 9 bytes plus the value
+        return raw_file({"__metadata__": {"k": "x" * (size - 9)}, "w": _entry(0, 2)}, b"\0\0")
 
     assert _window(with_metadata(DEFAULT_METADATA_CAP)) > 0
     assert _window(with_metadata(DEFAULT_METADATA_CAP + 1)) == 0
@@ -126,9 +126,9 @@ def test_window_only_for_tensors_small_metadata_and_little_layout(
     data = raw_file(body, b"\0" * (4 * tensors))
     window = _window(data, cap=1000)
     assert window in (0, 8 + len(body))
-    if tensors == 0 or metadata + 8 > 1000 or padding > 8 + 128 * (tensors + 2):
+    if tensors == 0 or metadata + 9 > 1000 or padding > 8 + 128 * (tensors + 2):
         assert window == 0
-    elif padding <= 8 + 128 * tensors:
+    elif padding <= 8 + 128 * tensors and metadata + 9 <= 1000:
         assert window == 8 + len(body)
 
 

@@ -142,10 +142,10 @@ def test_upper_bound_caps_and_lineage_adds() -> None:
     assert position(alone.interval, 1e26) == "below"
     base = Estimate("lineage", 1e24, 2e24, 3e24, "base")
     lin = combine([_e("counting", 1e22)], disagreement_factor=3, implausibly_low_factor=0.25,
-                  base=base, base_model="org/base")  # fmt: skip
+                  bases=[("org/base", base)])  # fmt: skip
     assert lin.interval.central == pytest.approx(2e24 + 1e22)
     unknown = combine([_e("counting", 1e22), ub], disagreement_factor=3,
-                      implausibly_low_factor=0.25, base_model="org/base")  # fmt: skip
+                      implausibly_low_factor=0.25, bases=[("org/base", None)])  # fmt: skip
     assert unknown.interval.high is None  # the child's own size says nothing about its base
     assert any("org/base" in w for w in unknown.warnings)
 
