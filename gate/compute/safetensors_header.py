@@ -32,9 +32,6 @@ DEFAULT_METADATA_CAP = 64 * 1024
 MAX_TENSOR_NAME_BYTES = 1024
 """A real tensor name is a dotted path of some tens of characters; a longer one is a free-form
 channel through the header, so a header holding one is not shown."""
-FORMAT_SLACK_PER_ENTRY = 128
-"""Bytes of layout (whitespace, escapes) a header may carry per entry beyond its compact JSON:
-indented JSON needs some tens, and more is room to hide data in."""
 
 _U64_MAX = 2**64 - 1
 
@@ -241,19 +238,14 @@ def parse_header(data: bytes, source: str, file_size: int | None = None) -> Safe
     return SafetensorsHeader(source, length, tuple(tensors), dict(metadata_raw), file_size)
 
 
-def _compact_size(value: object) -> int:
-    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-
-
 def window_problem(header: SafetensorsHeader) -> str | None:
     """Why a parsed header may not be shown beyond the rule's own test, or None.
 
     The rule's test (`gate.core.files.safetensors_header_problem`: at least one tensor, data
-    from offset 0 without gaps, `__metadata__` under the ruleset's cap) says what a real header
-    is. Beyond it: the file size must be known, so the tensors are seen to fill the file to its
-    end (`parse_header` checks that); no tensor name is over `MAX_TENSOR_NAME_BYTES`; and the
-    header carries no more layout (whitespace, escapes) than indented JSON needs, so weights
-    hidden in padding or names do not pass either.
+    from offset 0 without gaps, `__metadata__` under the ruleset's cap, no key twice, no more
+    white space than a writer leaves) says what a real header is. Beyond it: the file size must
+    be known, so the tensors are seen to fill the file to its end (`parse_header` checks that),
+    and no tensor name is over `MAX_TENSOR_NAME_BYTES`, so weights cannot ride in names either.
     """
     if header.file_size is None:
         return "the file size is unknown, so the data section cannot be checked"
@@ -262,16 +254,6 @@ def window_problem(header: SafetensorsHeader) -> str | None:
     for tensor in header.tensors:
         if len(tensor.name.encode("utf-8")) > MAX_TENSOR_NAME_BYTES:
             return f"a tensor name is over {MAX_TENSOR_NAME_BYTES} bytes"
-    document: dict[str, object] = {
-        t.name: {"dtype": t.dtype, "shape": list(t.shape), "data_offsets": [t.begin, t.end]}
-        for t in header.tensors
-    }
-    if header.metadata:
-        document["__metadata__"] = dict(header.metadata)
-    slack = header.header_length - _compact_size(document)
-    allowed = 8 + FORMAT_SLACK_PER_ENTRY * (len(document) + len(header.metadata))
-    if slack > allowed:
-        return f"it carries {slack} bytes of layout beyond its JSON content (at most {allowed})"
     return None
 
 

@@ -59,7 +59,7 @@ async def _header_window(state: ServerState, resolved: Resolved, entry: FileEntr
 
     Real (RULES.md): it describes at least one tensor, the first tensor's data starts right
     after it and the tensors fill the file, its `__metadata__` is under the ruleset's cap, and
-    names and layout leave no room for weights (`gate.compute.safetensors_header.header_window`).
+    names and white space leave no room for weights (`safetensors_header.header_window`).
     Otherwise those bytes are parameters: a HEAD or a Range inside them is refused like the rest.
     Decided once per file content and remembered.
     """
