@@ -36,6 +36,9 @@ from gate.hub.upstream import UpstreamSource
 from gate.rules.known_models import KnownModels, load_default_known_models
 from gate.service.readers import SourceReader
 
+BASE_CLASSIFICATIONS = 16
+"""Most bases one classification may classify through the source, its whole lineage together."""
+
 
 async def classify_commit(
     source: ModelSource,
@@ -47,13 +50,20 @@ async def classify_commit(
     known: KnownModels | None = None,
     recorded: Callable[[str], ComputeInterval | None] | None = None,
     depth: int = 0,
+    budget: list[int] | None = None,
 ) -> Classification:
     """Classify one commit of a repository in a model source (raises MetadataError).
 
     A base model it names is looked up in `recorded`, then the `known` table, then classified
-    through the same source (its default branch), to `MAX_DEPTH` generations."""
+    through the same source (its default branch), to `MAX_DEPTH` generations and at most
+    `BASE_CLASSIFICATIONS` bases in all (`budget`, shared down the lineage): bases beyond it are
+    unknown, so a card naming many bases that name many bases costs a bounded amount of work."""
+    budget = budget if budget is not None else [BASE_CLASSIFICATIONS]
 
     async def classify_base(name: str, at_depth: int) -> ComputeInterval | None:
+        if budget[0] <= 0:
+            return None
+        budget[0] -= 1
         try:
             base = await source.resolve(name, "main")
             found = await classify_commit(
@@ -64,6 +74,7 @@ async def classify_commit(
                 known=known,
                 recorded=recorded,
                 depth=at_depth,
+                budget=budget,
             )
         except (NotFoundError, UpstreamError, MetadataError, InputError, SignatureError):
             return None  # a base the gate cannot classify is a base it does not know
