@@ -219,7 +219,12 @@ def assess(
     for name in names:
         found = known.get(name.casefold())
         bases.append(
-            (name, None if found is None else _interval_estimate(found, "lineage", f"base {name}"))
+            (
+                name,
+                None
+                if found is None
+                else _interval_estimate(found, "lineage", _base_evidence(name, found)),
+            )
         )
     combined = combine(
         estimates,
@@ -229,6 +234,12 @@ def assess(
     )
     base_name = ", ".join(names) if names else None
     return Assessment(combined, total, active, base_name, tuple(warnings) + combined.warnings)
+
+
+def _base_evidence(name: str, found: ComputeInterval) -> str:
+    """Where a base's operations came from, for the record (the table row and its source...)."""
+    where = "; ".join(found.evidence) or found.method
+    return f"base {name}: {where}"
 
 
 def settle_hint(assessment: Assessment, position: str, threshold: float) -> str | None:

@@ -132,6 +132,17 @@ def test_local_folder_with_index_config_and_card(tmp_path: Path) -> None:
     assert facts.training_compute == result.compute and facts.published is None
 
 
+def test_local_folder_with_a_known_base_adds_its_compute(tmp_path: Path) -> None:
+    save_tensors(tmp_path / "model.safetensors", {"a": (100, 10)})
+    (tmp_path / "README.md").write_text("---\nbase_model: Meta-Llama/llama-3.1-8b\n---\n")
+    result = classify_local(tmp_path, RULES)
+    # Llama 3.1 8B from the known-models table (7.5e23-1.13e24) plus this model's own bound.
+    assert result.compute.low == pytest.approx(7.5e23)
+    assert result.compute.high is not None and 1.13e24 < result.compute.high < 1.2e24
+    assert result.position == "below" and "lineage" in result.compute.method
+    assert any("known-models table" in e for e in result.compute.evidence)
+
+
 def test_local_config_only_and_missing_shard(tmp_path: Path) -> None:
     config = {"model_type": "llama", "hidden_size": 16384, "num_hidden_layers": 126,
               "vocab_size": 128256, "num_attention_heads": 128, "num_key_value_heads": 8,
