@@ -32,6 +32,9 @@ DEFAULT_METADATA_CAP = 64 * 1024
 MAX_TENSOR_NAME_BYTES = 1024
 """A real tensor name is a dotted path of some tens of characters; a longer one is a free-form
 channel through the header, so a header holding one is not shown."""
+MAX_TENSOR_RANK = 16
+"""Real tensors have a handful of dimensions; a tensor with zero elements may list any number of
+arbitrary dimensions at no cost in data, a channel closed by bounding the rank."""
 
 _U64_MAX = 2**64 - 1
 
@@ -245,7 +248,8 @@ def window_problem(header: SafetensorsHeader) -> str | None:
     from offset 0 without gaps, `__metadata__` under the ruleset's cap, no key twice, no more
     white space than a writer leaves) says what a real header is. Beyond it: the file size must
     be known, so the tensors are seen to fill the file to its end (`parse_header` checks that),
-    and no tensor name is over `MAX_TENSOR_NAME_BYTES`, so weights cannot ride in names either.
+    no tensor name is over `MAX_TENSOR_NAME_BYTES` and no shape over `MAX_TENSOR_RANK`
+    dimensions, so weights cannot ride in names or in the dimensions of empty tensors either.
     """
     if header.file_size is None:
         return "the file size is unknown, so the data section cannot be checked"
@@ -254,6 +258,8 @@ def window_problem(header: SafetensorsHeader) -> str | None:
     for tensor in header.tensors:
         if len(tensor.name.encode("utf-8")) > MAX_TENSOR_NAME_BYTES:
             return f"a tensor name is over {MAX_TENSOR_NAME_BYTES} bytes"
+        if len(tensor.shape) > MAX_TENSOR_RANK:
+            return f"a tensor has over {MAX_TENSOR_RANK} dimensions"
     return None
 
 

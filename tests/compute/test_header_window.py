@@ -100,6 +100,11 @@ def test_weights_in_layout_or_names_are_parameters() -> None:
     assert _window(raw_file(body, b"\0" * 4)) == 0
     indented = json.dumps({"w": _entry(0, 4)}, indent=8).encode()  # more space than any writer
     assert _window(raw_file(indented, b"\0" * 4)) == 0
+    dims = [0, *(int.from_bytes(WEIGHTS[i : i + 7], "little") for i in range(0, 7000, 7))]
+    empty = {"e": {"dtype": "U8", "shape": dims, "data_offsets": [0, 0]}, "w": _entry(0, 4)}
+    assert _window(raw_file(empty, b"\0" * 4)) == 0  # weights in an empty tensor's dimensions
+    rank4 = {"e": {"dtype": "U8", "shape": [0, 3, 5, 7], "data_offsets": [0, 0]}, "w": _entry(0, 4)}
+    assert _window(raw_file(rank4, b"\0" * 4)) > 0
     long_name = {WEIGHTS[:2000].hex(): _entry(0, 4)}
     assert _window(raw_file(long_name, b"\0" * 4)) == 0
     duplicated = b'{"w": ' + json.dumps(_entry(0, 4)).encode()

@@ -182,3 +182,16 @@ def test_bases_are_looked_up_in_order_and_cycles_stay_unknown() -> None:
     assert asked == [("lab/reachable", 1), ("lab/gone", 1)]  # table and records first
     deep = asyncio.run(resolve_bases(["lab/reachable"], lookups, depth=4))
     assert deep["lab/reachable"] is None  # too deep a chain: unknown
+
+
+def test_an_unreadable_base_model_is_an_unknown_base(tmp_path: Path) -> None:
+    from gate.compute.classify import classify_from_parts
+    from gate.rules.loader import load_default_ruleset
+    from tests.compute.helpers import tensors_bytes
+
+    data = tensors_bytes({"w": (10, 10)})
+    card = "---\nbase_model:\n  repo: acme/closed-2t\n---\n"
+    result = classify_from_parts(
+        load_default_ruleset(), headers=[("m", data, len(data))], card_text=card
+    )
+    assert result.compute.high is None and result.position == "undetermined"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from gate.compute.accelerators import accelerators, find_accelerator
 from gate.compute.combine import combine, position
@@ -216,3 +217,22 @@ def test_model_card_fields() -> None:
 def test_model_card_errors(text: str, message: str) -> None:
     with pytest.raises(MetadataError, match=message):
         parse_model_card(text)
+
+
+@pytest.mark.parametrize(
+    ("value", "bases"),
+    [
+        ("org/a", ("org/a",)),
+        (["org/a", "org/b"], ("org/a", "org/b")),
+        ("", ()),
+        ([], ()),
+        ({"repo": "acme/closed"}, ("(unreadable base_model)",)),
+        (["org/a", {"repo": "acme/closed"}], ("org/a", "(unreadable base_model)")),
+        (12, ("(unreadable base_model)",)),
+    ],
+)
+def test_card_base_model_unreadable_names_an_unknown_base(
+    value: object, bases: tuple[str, ...]
+) -> None:
+    text = "---\n" + yaml.safe_dump({"base_model": value}) + "---\n"
+    assert parse_model_card(text).base_models == bases
