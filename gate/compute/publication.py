@@ -20,7 +20,7 @@ Publication is a fact about the world, so it needs evidence from a source the op
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -57,12 +57,17 @@ class HubPublication:
     private: bool | None = None
     gated: object = None
     licenses: tuple[str, ...] = ()
+    files: Mapping[str, str] | None = None
+    """The source's files at this commit: path -> sha256 for LFS files, git blob id otherwise
+    (None: the listing was not read, so the files cannot be matched)."""
+    note: str = ""
+    """Why a found answer is no evidence for the served bytes (see `matching`)."""
 
     def describe(self) -> str:
         when = self.checked_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         where = f"{self.source.rstrip('/')}/api/models/{self.repo_id}/revision/{self.commit}"
         if not self.found:
-            return f"{where}: not found (checked {when})"
+            return f"{where}: {self.note or 'not found'} (checked {when})"
         gated = _gated(self.gated) or "no"
         licenses = ", ".join(self.licenses) or "none stated"
         return (
@@ -97,6 +102,19 @@ def hub_licenses(info: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(unique.values())
 
 
+def tree_digests(entries: Sequence[Any]) -> dict[str, str]:
+    """path -> digest from a hub's `/tree` entries: the LFS sha256, else the git blob id."""
+    digests: dict[str, str] = {}
+    for entry in entries:
+        if not isinstance(entry, Mapping) or entry.get("type") != "file":
+            continue
+        lfs = entry.get("lfs")
+        digest = lfs.get("oid") if isinstance(lfs, Mapping) else entry.get("oid")
+        if isinstance(entry.get("path"), str) and isinstance(digest, str):
+            digests[entry["path"]] = digest
+    return digests
+
+
 def hub_observation(
     info: Mapping[str, Any] | None,
     *,
@@ -104,8 +122,10 @@ def hub_observation(
     repo_id: str,
     commit: str,
     checked_at: datetime,
+    files: Mapping[str, str] | None = None,
 ) -> HubPublication:
-    """Read a hub's `/api/models/{repo}/revision/{commit}` answer (None: not found there).
+    """Read a hub's `/api/models/{repo}/revision/{commit}` answer (None: not found there) and,
+    when read, its file listing at that commit (`tree_digests`).
 
     An answer for another commit is no evidence about this one, so it counts as not found."""
     if info is None or info.get("sha") != commit:
@@ -120,7 +140,42 @@ def hub_observation(
         private=private if isinstance(private, bool) else None,
         gated=info.get("gated"),
         licenses=hub_licenses(info),
+        files=dict(files) if files is not None else None,
     )
+
+
+def files_differ(
+    observation: HubPublication, local: Mapping[str, tuple[str | None, str]]
+) -> str | None:
+    """Why the served files are not the ones the source published, or None when every one is.
+
+    `local` maps each served path to (sha256 or None, git blob id). A commit id alone is a name
+    (a local store's snapshot folder is called whatever it was called), so publication evidence
+    holds only for bytes the source lists at that commit: same path, same digest."""
+    if observation.files is None:
+        return "the source's file listing was not read"
+    for path, (sha256, git_oid) in sorted(local.items()):
+        theirs = observation.files.get(path)
+        if theirs is None:
+            return f"{path} is not among the source's files at this commit"
+        if theirs not in (sha256, git_oid):
+            return f"{path} differs from the source's file at this commit"
+    return None
+
+
+def matching(
+    observations: Sequence[HubPublication], local: Mapping[str, tuple[str | None, str]]
+) -> list[HubPublication]:
+    """The observations, each found one whose files differ from `local` turned into "not
+    found" (no evidence about these bytes); restrictions (private, gated) are kept as seen."""
+    kept: list[HubPublication] = []
+    for observation in observations:
+        restricted = observation.private or _gated(observation.gated)
+        problem = files_differ(observation, local) if observation.found else None
+        if problem is not None and not restricted:
+            observation = replace(observation, found=False, note=f"no evidence: {problem}")
+        kept.append(observation)
+    return kept
 
 
 def is_stale(observation: HubPublication, now: datetime, max_age: timedelta) -> bool:

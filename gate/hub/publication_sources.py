@@ -1,8 +1,9 @@
 """Publication sources: hubs the operator trusts to say whether a repository is public.
 
 `GATE_PUBLICATION_SOURCES` lists hub URLs (for example the upstream, `https://huggingface.co`).
-For a repository at a commit, each is asked `/api/models/{repo}/revision/{commit}`; what it says
-(private, gated, licenses, for this commit) is an observation with the time it was made
+For a repository at a commit, each is asked `/api/models/{repo}/revision/{commit}` and its
+`/tree/{commit}`; what it says (private, gated, licenses, the files' digests, for this commit) is
+an observation with the time it was made
 (`gate.compute.publication.HubPublication`), which `publication_status` weighs. Observations are
 remembered per (repo, commit) and asked again once older than `GATE_PUBLICATION_MAX_AGE_HOURS`,
 since a repository can turn private or gated after release. A source that cannot be reached or
@@ -21,9 +22,10 @@ from urllib.parse import quote
 
 import httpx
 
-from gate.compute.publication import HubPublication, hub_observation, is_stale
+from gate.compute.publication import HubPublication, hub_observation, is_stale, tree_digests
 
 _MAX_REMEMBERED = 4096
+_MAX_TREE_PAGES = 100
 
 
 def _now() -> datetime:
@@ -67,7 +69,10 @@ class PublicationSources:
         answered, info = await self._ask(source, repo_id, commit)
         if not answered:
             return None  # no answer: no evidence, and nothing remembered
-        seen = hub_observation(info, source=source, repo_id=repo_id, commit=commit, checked_at=now)
+        files = await self._files(source, repo_id, commit) if info is not None else None
+        seen = hub_observation(
+            info, source=source, repo_id=repo_id, commit=commit, checked_at=now, files=files
+        )
         self._seen[key] = seen
         if len(self._seen) > _MAX_REMEMBERED:
             self._seen.popitem(last=False)
@@ -91,6 +96,24 @@ class PublicationSources:
         except ValueError:
             return False, None
         return (True, data) if isinstance(data, dict) else (False, None)
+
+    async def _files(self, source: str, repo_id: str, commit: str) -> dict[str, str] | None:
+        """The source's files at the commit (path -> digest), None when it cannot list them."""
+        url: str | None = f"{source}/api/models/{repo_id}/tree/{quote(commit, safe='')}"
+        params: dict[str, str] | None = {"recursive": "true"}
+        found: dict[str, str] = {}
+        pages = 0
+        while url is not None and pages < _MAX_TREE_PAGES:
+            try:
+                response = await self._client.get(url, params=params)
+                entries = response.json() if response.status_code == 200 else None
+            except (httpx.HTTPError, ValueError):
+                return None
+            if not isinstance(entries, list):
+                return None
+            found.update(tree_digests(entries))
+            url, params, pages = response.links.get("next", {}).get("url"), None, pages + 1
+        return None if url is not None else found
 
     async def aclose(self) -> None:
         if self._own_client:

@@ -24,7 +24,7 @@ from gate.compute.assemble import TrainingInputs
 from gate.compute.classify import Classification, classify_from_parts, to_model_facts
 from gate.compute.lineage import BaseLookups
 from gate.compute.pipeline import classify_repository
-from gate.compute.publication import Publication, with_observations
+from gate.compute.publication import Publication, matching, with_observations
 from gate.compute.reader import FolderReader
 from gate.compute.safetensors_header import read_local_header
 from gate.core.ruleset import Ruleset
@@ -103,17 +103,24 @@ def _table_lookup(known: KnownModels | None) -> Callable[[str], ComputeInterval 
 
 async def fold_publication(
     sources: PublicationSources | None,
+    source: ModelSource,
     ruleset: Ruleset,
     repo_id: str,
     commit: str | None,
     published: bool | None,
     evidence: str | None,
 ) -> Publication:
-    """A classification's publication status with what the publication sources say now."""
+    """A classification's publication status with what the publication sources say now, for
+    the bytes `source` serves: a source's answer counts only when it lists the same files with
+    the same digests at this commit (a store's commit id is only a folder name)."""
     current = Publication(published, evidence or "")
     if sources is None or commit is None:
         return current
-    return with_observations(ruleset, current, await sources.observe(repo_id, commit))
+    seen = await sources.observe(repo_id, commit)
+    if not seen:
+        return current
+    local = {e.path: (e.sha256, e.git_oid) for e in await source.list_files(repo_id, commit)}
+    return with_observations(ruleset, current, matching(seen, local))
 
 
 async def _classify_on_hub(
@@ -134,7 +141,7 @@ async def _classify_on_hub(
             source, resolved, ruleset, trusted_declarers, inputs, known=known
         )
         folded = await fold_publication(
-            publication, ruleset, resolved.repo_id, resolved.commit,
+            publication, source, ruleset, resolved.repo_id, resolved.commit,
             found.published, found.publication_evidence,
         )  # fmt: skip
         return replace(found, published=folded.published, publication_evidence=folded.evidence)
@@ -259,7 +266,7 @@ class ModelFactsProvider:
         if folded is not None and folded[0] > now:
             return folded[1]
         found = await fold_publication(
-            self.publication, self.ruleset, known.repo_id, known.commit,
+            self.publication, self.source, self.ruleset, known.repo_id, known.commit,
             known.published, known.publication_evidence,
         )  # fmt: skip
         facts = replace(known, published=found.published, publication_evidence=found.evidence)

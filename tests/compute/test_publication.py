@@ -139,3 +139,38 @@ def test_observations_fold_into_a_kept_classification(rules: Ruleset) -> None:
     missing = with_observations(rules, claim, [_seen(None)])
     assert missing.published is None and "not found" in missing.evidence
     assert with_observations(rules, claim, []) == claim
+
+
+def test_evidence_holds_only_for_the_same_files(rules: Ruleset) -> None:
+    from gate.compute.publication import files_differ, matching, tree_digests
+
+    tree = [
+        {"type": "file", "path": "model.safetensors", "oid": "p" * 40,
+         "lfs": {"oid": "a" * 64, "size": 10, "pointerSize": 100}},
+        {"type": "file", "path": "config.json", "oid": "c" * 40},
+        {"type": "directory", "path": "sub", "oid": "d" * 40},
+    ]  # fmt: skip
+    files = tree_digests(tree)
+    assert files == {"model.safetensors": "a" * 64, "config.json": "c" * 40}
+    seen = hub_observation(
+        _info(cardData={"license": "apache-2.0"}), source=HUB, repo_id="org/model",
+        commit=COMMIT, checked_at=NOW, files=files,
+    )  # fmt: skip
+    same = {"model.safetensors": ("a" * 64, "p" * 40), "config.json": (None, "c" * 40)}
+    assert files_differ(seen, same) is None
+    assert publication_status(rules, observations=matching([seen], same)).published is True
+    other = {**same, "model.safetensors": ("b" * 64, "q" * 40)}
+    assert "differs" in (files_differ(seen, other) or "")
+    extra = {**same, "extra.bin": ("e" * 64, "f" * 40)}
+    assert "not among" in (files_differ(seen, extra) or "")
+    for local in (other, extra):
+        result = publication_status(rules, observations=matching([seen], local))
+        assert result.published is None and "no evidence" in result.evidence
+    unlisted = hub_observation(
+        _info(), source=HUB, repo_id="org/model", commit=COMMIT, checked_at=NOW
+    )
+    assert files_differ(unlisted, same) is not None  # no listing, no match
+    gated = hub_observation(
+        _info(gated="manual"), source=HUB, repo_id="org/model", commit=COMMIT, checked_at=NOW
+    )
+    assert publication_status(rules, observations=matching([gated], other)).published is False

@@ -26,7 +26,7 @@ from gate.compute.declaration import parse_declaration, sign_declaration
 from gate.compute.pipeline import DECLARATION_FILE
 from gate.core.canonical import sha256_hex
 from gate.core.values import ComputeInterval
-from gate.hub.layout import write_snapshot
+from gate.hub.layout import LFS_MIN, write_snapshot
 from gate.rules.loader import default_ruleset_path
 from gate.store import models
 from tests.compute.fake_hub import COMMIT, FakeHub, FakeRepo, serve
@@ -79,7 +79,7 @@ def test_card_license_alone_does_not_publish(tmp_path: Path) -> None:
 def test_publication_source_decides(tmp_path: Path, hub_says: str, published: bool) -> None:
     world = make_world(tmp_path)
     write_snapshot(world.store_dir, "acme/claims-open", CLAIMS_OPEN, commit=COMMIT)
-    repo = FakeRepo({}, card_data={"license": "apache-2.0"})
+    repo = FakeRepo(dict(CLAIMS_OPEN), card_data={"license": "apache-2.0"}, lfs_min=LFS_MIN)
     if hub_says == "gated":
         repo.gated = "manual"
     with (
@@ -95,6 +95,23 @@ def test_publication_source_decides(tmp_path: Path, hub_says: str, published: bo
                 url, tokens["shenzhen"], "acme/claims-open", CLAIMS_OPEN, ("extra.bin",),
                 tmp_path,
             )  # fmt: skip
+
+
+def test_a_commit_id_alone_is_no_evidence(tmp_path: Path) -> None:
+    """A store snapshot named after a public commit, holding other weights, is not published."""
+    world = make_world(tmp_path)
+    write_snapshot(world.store_dir, "acme/claims-open", CLAIMS_OPEN, commit=COMMIT)
+    public = {**CLAIMS_OPEN, "extra.bin": _weights(9, {"w": (128, 64)})}  # what was released
+    repo = FakeRepo(public, card_data={"license": "apache-2.0"}, lfs_min=LFS_MIN)
+    with (
+        serve(FakeHub({"acme/claims-open": repo})) as hub,
+        running(world, publication_sources=[hub]) as (url, tokens, _),
+    ):
+        status, verdict = decision(url, tokens["shenzhen"], "acme/claims-open", "extra.bin")
+        assert status == 403 and verdict == "hold; publication_unknown", verdict
+        assert_held_without_a_byte(
+            url, tokens["shenzhen"], "acme/claims-open", CLAIMS_OPEN, ("extra.bin",), tmp_path
+        )
 
 
 # -- class 5: a derived model carries its base's compute -----------------------------------------
