@@ -33,7 +33,7 @@ from huggingface_hub.utils import _http
 from safetensors.numpy import save
 
 from gate.crypto.keys import Signer
-from plugins.hf_gate import install, uninstall
+from weight_gate_hf import install, uninstall
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test fixtures' gatekeeper and store layout

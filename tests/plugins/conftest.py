@@ -20,6 +20,7 @@ from huggingface_hub import set_client_factory
 from huggingface_hub.utils import _http
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from weight_gate_hf import uninstall
 
 from gate.crypto.keys import Signer, jwk
 from gate.hub.local import LocalStore
@@ -27,7 +28,6 @@ from gate.rules.loader import load_default_ruleset
 from gate.server.app import create_app
 from gate.server.gatekeeper import GateAnswer, TransferContext
 from gate.server.receipting import receipt_envelope, receipt_headers, wants_receipt
-from plugins.hf_gate import uninstall
 from tests.server.conftest import (
     MemoryGatekeeper,
     Repos,

@@ -15,10 +15,10 @@ from huggingface_hub import HfApi, hf_hub_download, snapshot_download
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
 from safetensors.numpy import save
 from starlette.types import Message, Receive, Scope, Send
+from weight_gate_hf import GateVerificationError, install, load_verified, uninstall, verify_cache
+from weight_gate_hf.receipt_store import RECEIPTS_DIR
 
 from gate.crypto.keys import Signer
-from plugins.hf_gate import GateVerificationError, install, load_verified, uninstall, verify_cache
-from plugins.hf_gate.receipt_store import RECEIPTS_DIR
 from tests.plugins.conftest import ReceiptKeeper, cached_files, new_signer
 from tests.server.conftest import Repos, ServerThread
 

@@ -1,4 +1,4 @@
-"""`python -m plugins.hf_gate enable-autoload | disable-autoload | status`.
+"""`python -m weight_gate_hf enable-autoload | disable-autoload | status`.
 
 enable-autoload writes a `.pth` file into site-packages (or `--dir`) so that setting the
 `GATE_PLUGIN_*` environment variables is enough to activate the plugin in every Python process
@@ -13,7 +13,7 @@ import sysconfig
 from pathlib import Path
 
 PTH_NAME = "weight_gate_hf.pth"
-PTH_LINE = "import plugins.hf_gate.autoload\n"
+PTH_LINE = "import weight_gate_hf.autoload\n"
 
 
 def enable_autoload(directory: Path | None = None) -> Path:
@@ -31,7 +31,7 @@ def disable_autoload(directory: Path | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m plugins.hf_gate")
+    parser = argparse.ArgumentParser(prog="python -m weight_gate_hf")
     parser.add_argument("command", choices=["enable-autoload", "disable-autoload", "status"])
     parser.add_argument("--dir", type=Path, default=None, help="site-packages folder to use")
     args = parser.parse_args(argv)
