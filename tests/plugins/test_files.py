@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from gate.rules.loader import load_default_ruleset
 from weight_gate_hf import GateSettingsError
 from weight_gate_hf.files import parameter_test, shipped_non_parameter_patterns
+
+from gate.rules.loader import load_default_ruleset
 
 UNKNOWN = [
     "model.sft",
