@@ -173,6 +173,7 @@ def test_rules_show_and_check_errors(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert f"{broken}: " in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_console_script_end_to_end() -> None:
     # The installed `gate` command, as a newcomer runs it.
     gate = Path(sys.executable).with_name("gate")

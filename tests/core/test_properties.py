@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -48,6 +49,7 @@ def verdict_of(row: Row) -> tuple[str, str]:
     return decision.verdict.value, decision.basis.value
 
 
+@pytest.mark.slow
 @settings(max_examples=600, deadline=None)
 @given(rows)
 def test_agrees_with_independent_reading_of_the_rules(row: Row) -> None:
@@ -85,6 +87,7 @@ def test_filling_in_an_unknown_never_lifts_a_deny(row: Row, data: st.DataObject)
 PARTIES = ("hq", "parent", "dest")
 
 
+@pytest.mark.slow
 @settings(max_examples=600, deadline=None)
 @given(rows)
 def test_no_allow_rests_on_an_unknown_fact(row: Row) -> None:

@@ -205,6 +205,7 @@ def test_body_changed_in_transit(
         refused(server, cache, "sha256", "tampered")
 
 
+@pytest.mark.slow
 def test_stored_blob_changed_on_the_gate(plugged: ServerThread, repos: Repos, cache: Path) -> None:
     """One byte changed in the gate's stored blob: nothing reaches the client's cache."""
     data = repos.files["lab/frontier"][SHARD]
@@ -250,6 +251,7 @@ def test_uninstall_restores_the_plain_client(
     assert Path(got).is_file()
 
 
+@pytest.mark.slow
 def test_resumed_download_is_hashed_across_the_cut(
     repos: Repos, keeper: ReceiptKeeper, signer: Signer, cache: Path
 ) -> None:

@@ -223,12 +223,17 @@ def load_verified(
         raise GateVerificationError(
             f"{repo_id}@{commit[:12]} {rel}: no gate receipt for this file; not loaded"
         )
-    if framework == "numpy":
-        from safetensors.numpy import load as load_numpy
+    if framework not in ("numpy", "pt"):
+        raise GateVerificationError(f"framework: expected numpy or pt, got {framework!r}")
+    try:
+        if framework == "numpy":
+            from safetensors.numpy import load as load_numpy
 
-        return dict(load_numpy(data))
-    if framework == "pt":
+            return dict(load_numpy(data))
         from safetensors.torch import load as load_torch
 
         return dict(load_torch(data))
-    raise GateVerificationError(f"framework: expected numpy or pt, got {framework!r}")
+    except ImportError as exc:
+        raise GateVerificationError(
+            f"load_verified needs safetensors (pip install 'weight-gate-hf[load]'): {exc}"
+        ) from exc
