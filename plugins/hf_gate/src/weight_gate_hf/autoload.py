@@ -26,13 +26,14 @@ def _autoload() -> None:
     endpoint = os.environ.get("GATE_PLUGIN_ENDPOINT", "").strip()
     if endpoint:
         os.environ.setdefault("HF_ENDPOINT", endpoint)
-    from weight_gate_hf.errors import GateVerificationError
     from weight_gate_hf.hook import activate, block
 
     try:
         activate()
-    except GateVerificationError as exc:
-        block(str(exc))
+    except Exception as exc:
+        # Any failure, expected (a bad setting) or not, must leave the client blocked rather
+        # than unchecked: `site` would print the exception and let the interpreter carry on.
+        block(str(exc) or type(exc).__name__)
         print(
             f"weight_gate_hf: every huggingface_hub download is blocked: {exc}",
             file=sys.stderr,
