@@ -72,3 +72,24 @@ def test_patterns_replace_the_shipped_list() -> None:
     assert parameter_test([])("config.json") is True  # an empty list: everything is parameters
     with pytest.raises(GateSettingsError):
         parameter_test(["sub/*.json"])
+
+
+def test_the_plugin_never_imports_the_gate() -> None:
+    # Every module, not only those a download happens to load (the fresh-venv test checks those).
+    import ast
+    from pathlib import Path
+
+    import weight_gate_hf
+
+    package = Path(weight_gate_hf.__file__).parent
+    for source in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            for name in names:
+                assert name.split(".")[0] not in ("gate", "plugins"), f"{source.name}: {name}"
