@@ -53,6 +53,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Build and sign a compute declaration (DSSE, ECDSA P-256), or verify one.",
     ),
     "keys": ("keys_cmd", "Manage the gate's signing keys (ECDSA P-256)."),
+    "screening": (
+        "screening_cmd",
+        "Restricted-party screening against the US Consolidated Screening List.",
+    ),
     "config": ("config_cmd", "Show the effective settings and where each came from."),
 }
 """Top-level command -> (module in gate.cli that registers it, one-line help)."""
