@@ -87,6 +87,7 @@ UNKNOWN = {
 DENIALS = {"presumption_of_denial", "comprehensive_embargo", "restricted_party"}
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(rows, st.data())
 def test_filling_in_an_unknown_never_lifts_a_deny(row: Row, data: st.DataObject) -> None:
@@ -113,6 +114,7 @@ def test_filling_in_an_unknown_never_lifts_a_deny(row: Row, data: st.DataObject)
             assert licensed and verdict == "allow", (name, value, verdict, basis)
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(rows, st.sampled_from([(AI,), (EMBARGOES,), (EMBARGOES, AI)]))
 def test_adding_a_ruleset_never_turns_a_refusal_into_an_allow(
