@@ -12,9 +12,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 
 from gate.errors import InputError
+from gate.server.forwarded import Network, parse_networks
 from gate.settings import Settings
 
 
@@ -29,6 +30,27 @@ class ServeSettings(Settings):
     workers: int = Field(
         default=1, ge=1, le=64, description="Server processes (each decides; records shared)."
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or CIDR networks of reverse proxies whose "
+        "Forwarded / X-Forwarded-For / X-Real-IP headers name the client; empty: none.",
+    )
+    upstream_deadline: float = Field(
+        default=30.0, gt=0, description="Seconds an upstream metadata call may take in all."
+    )
+    upstream_repo_concurrency: int = Field(
+        default=32, ge=1, description="Upstream calls in flight for one repository at most."
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # refuse a bad address at start-up, not on the first request
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     def to_environment(self) -> dict[str, str]:
         """These settings as `GATE_*` variables, so worker processes rebuild exactly them."""
