@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError
+from sqlalchemy import event
 
 from gate.core.values import ModelFacts
 from gate.errors import UpstreamError
@@ -159,3 +163,67 @@ def test_health_and_metrics(gate: ServerThread) -> None:
     text = httpx.get(f"{gate.url}/metrics").text
     assert 'gate_decisions_total{verdict="allow"} 1' in text
     assert 'gate_request_seconds_count{route="resolve_head"} 1' in text
+
+
+# -- store faults heal without a restart (issue 11 item 5) ----------------------------------
+
+# Each pragma leaves a SQLite connection the way a fault leaves it, for as long as it lives:
+# `query_only` as a connection opened while the file was not writable ("attempt to write a
+# readonly database"), `max_page_count` as one that met a full disk ("database or disk is full").
+EPISODES = {
+    "read-only": lambda conn: conn.execute("PRAGMA query_only = ON"),
+    "full disk": lambda conn: conn.execute(
+        f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}"
+    ),
+}
+
+
+class Captured(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.mark.parametrize("episode", sorted(EPISODES))
+def test_a_store_fault_heals_without_a_restart_and_readiness_tells_the_truth(
+    gate: ServerThread, keeper: StoreKeeper, episode: str
+) -> None:
+    hold = f"{gate.url}/lab/mystery/resolve/main/model.safetensors"
+    allow = f"{gate.url}/open/small/resolve/main/model.safetensors"
+    assert httpx.get(hold, headers=ACME).status_code == 403
+    assert httpx.get(f"{gate.url}/readyz").status_code == 200
+    engine = keeper.store.engine
+    spoil = EPISODES[episode]
+
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        spoil(dbapi_conn)
+
+    captured = Captured()
+    logging.getLogger("gate.server").addHandler(captured)
+    # The episode: from now on every connection is opened in the faulty state.
+    event.listen(engine, "connect", on_connect)
+    engine.dispose()
+    try:
+        for url in (hold, allow, hold):
+            assert httpx.get(url, headers=ACME).status_code == 503
+        ready = httpx.get(f"{gate.url}/readyz")
+        assert ready.status_code == 503, ready.text  # SELECT 1 would still answer
+    finally:
+        event.remove(engine, "connect", on_connect)
+        logging.getLogger("gate.server").removeHandler(captured)
+    # The fault is fixed (no restart, no dispose by anyone but the gate itself).
+    statuses = [httpx.get(hold, headers=ACME).status_code for _ in range(4)]
+    assert statuses[-2:] == [403, 403], statuses
+    assert statuses.count(503) <= 1, statuses
+    assert httpx.get(allow, headers=ACME).status_code == 200
+    assert httpx.get(f"{gate.url}/readyz").status_code == 200
+    # Every 503 left a log line and a count.
+    failed = [r for r in captured.records if getattr(r, "fields", {}).get("status") == 503]
+    assert len(failed) >= 3
+    metrics = httpx.get(f"{gate.url}/metrics").text
+    counted = re.search(r'gate_errors_total\{status="503",error="StoreError"\} (\d+)', metrics)
+    assert counted is not None and int(counted.group(1)) >= 3
+    assert 'gate_errors_total{status="503",error="NotReady"}' in metrics
