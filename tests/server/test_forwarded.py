@@ -8,51 +8,23 @@ trusts `X-Forwarded-For` from 127.0.0.1 by default, so this is tested through th
 
 from __future__ import annotations
 
-import json
-import os
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from gate.demo.scenario import DEMO_PASSPHRASE, DemoWorld, build_world, seed_records
+from gate.demo.scenario import DemoWorld, build_world, seed_records
 from gate.server.forwarded import client_address, parse_networks
 from gate.server.serve import build_gate
 from gate.store import audit
 from gate.wiring import open_records
+from tests.server.serving import free_port, gate_command, gate_env, serving
 
 SPOOFED = {
     "X-Forwarded-For": "203.0.113.9",
     "Forwarded": "for=198.51.100.7",
     "X-Real-IP": "192.0.2.44",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _gate_env(world: DemoWorld, **extra: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "GATE_DATA_DIR": str(world.workdir),
-        "GATE_KEY_PASSPHRASE": DEMO_PASSPHRASE,
-        "GATE_TRUSTED_DECLARER_KEYS": json.dumps(
-            [str(p) for p in world.settings.trusted_declarer_keys]
-        ),
-        **extra,
-    }
-    env.pop("GATE_DATABASE_URL", None)
-    if "GATE_TRUSTED_PROXIES" not in extra:
-        env.pop("GATE_TRUSTED_PROXIES", None)
-    return env
 
 
 @pytest.fixture(scope="module")
@@ -62,31 +34,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> DemoWorld:
     seed_records(made, gate.store)
     gate.close()
     return made
-
-
-def _serve(world: DemoWorld, workers: int, **extra: str) -> Iterator[str]:
-    port = _free_port()
-    command = [str(Path(sys.executable).with_name("gate")), "serve", "--store"]
-    command += [str(world.store_dir), "--port", str(port), "--workers", str(workers)]
-    process = subprocess.Popen(
-        command, env=_gate_env(world, **extra), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("gate serve did not start")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def _recorded_client(world: DemoWorld, url: str, headers: dict[str, str]) -> str | None:
@@ -107,7 +54,7 @@ def _recorded_client(world: DemoWorld, url: str, headers: dict[str, str]) -> str
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_forwarded_headers_are_ignored_by_default(world: DemoWorld, workers: int) -> None:
-    for url in _serve(world, workers):
+    with serving(world, "--store", str(world.store_dir), "--workers", str(workers)) as (url, _):
         assert _recorded_client(world, url, SPOOFED) == "127.0.0.1"
         assert _recorded_client(world, url, {"X-Forwarded-For": "10.9.8.7"}) == "127.0.0.1"
 
@@ -115,7 +62,9 @@ def test_forwarded_headers_are_ignored_by_default(world: DemoWorld, workers: int
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_trusted_proxy_names_the_client(world: DemoWorld, workers: int) -> None:
-    for url in _serve(world, workers, GATE_TRUSTED_PROXIES="127.0.0.0/8, 10.0.0.0/8"):
+    trusted = "127.0.0.0/8, 10.0.0.0/8"
+    args = ("--store", str(world.store_dir), "--workers", str(workers))
+    with serving(world, *args, GATE_TRUSTED_PROXIES=trusted) as (url, _):
         # The proxy appends the address it saw; what the client wrote before it is not trusted.
         chain = {"X-Forwarded-For": "6.6.6.6, 203.0.113.9, 10.1.2.3"}
         assert _recorded_client(world, url, chain) == "203.0.113.9"
@@ -129,11 +78,10 @@ def test_a_trusted_proxy_names_the_client(world: DemoWorld, workers: int) -> Non
 
 @pytest.mark.slow
 def test_a_bad_trusted_proxies_setting_stops_the_start(world: DemoWorld) -> None:
-    command = [str(Path(sys.executable).with_name("gate")), "serve", "--store"]
-    command += [str(world.store_dir), "--port", str(_free_port())]
+    command = gate_command("serve", "--store", str(world.store_dir), "--port", str(free_port()))
     done = subprocess.run(
         command,
-        env=_gate_env(world, GATE_TRUSTED_PROXIES="10.0.0.0/8, proxy.internal"),
+        env=gate_env(world, GATE_TRUSTED_PROXIES="10.0.0.0/8, proxy.internal"),
         capture_output=True,
         text=True,
         timeout=60,
