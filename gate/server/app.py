@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from gate.crypto.keys import Signer
 from gate.errors import GateError, InputError, NotFoundError
+from gate.hub.local import LocalStore
 from gate.hub.source import ModelSource
 from gate.names import is_opaque_id
 from gate.server import api, dialect
@@ -77,7 +78,7 @@ def create_app(
     answers_paced = answer_limiter or RateLimiter()
     # Outermost first: the real client address, then the caps on what a request may make the
     # gate hold, then cancellation when the client leaves.
-    app.add_middleware(RequestLimits)
+    app.add_middleware(RequestLimits, watch_disconnect=not isinstance(source, LocalStore))
     app.add_middleware(ClientAddress, trusted=trusted_proxies)
 
     @app.exception_handler(GateError)
