@@ -15,11 +15,13 @@ from huggingface_hub.errors import HfHubHTTPError
 from sqlalchemy import event
 
 from gate.core.values import ModelFacts
-from gate.errors import UpstreamError
+from gate.errors import StoreError, UpstreamError
 from gate.hub.local import LocalStore
 from gate.hub.source import FileEntry, Resolved
 from gate.hub.upstream import UpstreamSource
 from gate.server.app import create_app
+from gate.store import recipients
+from gate.store.db import open_store
 from tests.server.conftest import (
     Repos,
     ServerThread,
@@ -227,3 +229,34 @@ def test_a_store_fault_heals_without_a_restart_and_readiness_tells_the_truth(
     counted = re.search(r'gate_errors_total\{status="503",error="StoreError"\} (\d+)', metrics)
     assert counted is not None and int(counted.group(1)) >= 3
     assert 'gate_errors_total{status="503",error="NotReady"}' in metrics
+
+
+def test_readiness_writes_and_heals_on_either_database(database_url: str) -> None:
+    """A read-only database (a PostgreSQL standby after a failover, a read-only SQLite file)
+    is not ready, and is ready again once writable, on the same store object."""
+    store = open_store(database_url)
+    store.ping()
+    read_only = (
+        "SET default_transaction_read_only = on"
+        if store.dialect == "postgresql"
+        else "PRAGMA query_only = ON"
+    )
+
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute(read_only)
+        cursor.close()
+        if store.dialect == "postgresql":
+            dbapi_conn.commit()
+
+    event.listen(store.engine, "connect", on_connect)
+    store.engine.dispose()
+    try:
+        assert recipients.list_all(store) == []  # reading still works: only writing fails
+        with pytest.raises(StoreError, match="read-only"):
+            store.ping()
+    finally:
+        event.remove(store.engine, "connect", on_connect)
+    store.ping()  # no dispose by the test: the gate discarded the read-only connections
+    recipients.add(store, "acme", actor="t", name="Acme")
+    store.close()
