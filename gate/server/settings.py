@@ -42,10 +42,13 @@ class ServeSettings(Settings):
         default=32, ge=1, description="Upstream calls in flight for one repository at most."
     )
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", mode="before")
     @classmethod
-    def _networks(cls, value: str) -> str:
-        parse_networks(value)  # refuse a bad address at start-up, not on the first request
+    def _networks(cls, value: object) -> object:
+        if isinstance(value, list):  # a TOML list in the config file
+            value = ", ".join(str(v) for v in value)
+        if isinstance(value, str):
+            parse_networks(value)  # refuse a bad address at start-up, not on the first request
         return value
 
     @property
