@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import random
 import socket
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import quote
 
@@ -180,12 +181,29 @@ def _raw(url: str, data: bytes) -> None:
             sock.recv(65536)
 
 
+@contextmanager
+def _gate(world: DemoWorld, mode: str) -> Iterator[tuple[str, int]]:
+    """The gate under test: over the local store, or in front of another gate as upstream."""
+    if mode == "store":
+        with serving(world, "--store", str(world.store_dir)) as served:
+            yield served
+        return
+    with (
+        serving(world, "--store", str(world.store_dir)) as (upstream, _),
+        serving(
+            world, "--upstream", upstream, "--upstream-token", world.tokens["nordic"]
+        ) as served,
+    ):
+        yield served
+
+
 @pytest.mark.slow
-def test_fuzz_every_route(world: DemoWorld, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("mode", ["store", "upstream"])
+def test_fuzz_every_route(world: DemoWorld, mode: str, capsys: pytest.CaptureFixture[str]) -> None:
     rng = random.Random(SEED)
     tokens = [*world.tokens.values(), "wg_nope", ""]
     with (
-        serving(world, "--store", str(world.store_dir)) as (url, pid),
+        _gate(world, mode) as (url, pid),
         httpx.Client(base_url=url, timeout=60) as client,
     ):
         ids = _inquiry_ids(client, world)
@@ -219,7 +237,7 @@ def test_fuzz_every_route(world: DemoWorld, capsys: pytest.CaptureFixture[str]) 
         after = rss_bytes(pid)
     with capsys.disabled():
         print(
-            f"\nfuzz: {ROUNDS} requests, server RSS {before / 2**20:.1f} -> "
+            f"\nfuzz ({mode}): {ROUNDS} requests, server RSS {before / 2**20:.1f} -> "
             f"{after / 2**20:.1f} MiB ({(after - before) / 2**20:+.1f} MiB)"
         )
     assert not failures, "\n".join(failures[:20])
