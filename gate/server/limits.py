@@ -7,9 +7,9 @@ holds an unbounded body. It then runs the handler while it keeps listening to th
 (`watch_disconnect`, on for an upstream source): when the client goes away before the answer is
 complete, the handler is cancelled, and with it any upstream call it was waiting on (work nobody
 waits for is not done). Over a local store every step is bounded local work, so the watch (a
-task and a cancel scope, about 16 us a request under uvloop here) is left off there. A records call already
-running in a worker thread finishes first (threads cannot be interrupted), so an audit append is
-never cut in half.
+task and a cancel scope, about 16 us a request under uvloop here) is left off there. A records
+call already running in a worker thread finishes first (threads cannot be interrupted), so an
+audit append is never cut in half.
 
 `parse_json_body` reads a JSON body with a nesting cap (Python's parser recurses, and a deeply
 nested body raised RecursionError, a 500) and refuses strings that cannot be stored (lone
