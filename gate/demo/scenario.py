@@ -28,10 +28,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from safetensors.numpy import save
 
 from gate.compute.declaration import parse_declaration, sign_declaration
+from gate.compute.pipeline import DECLARATION_FILE
 from gate.core.canonical import sha256_hex
 from gate.crypto.keys import KeyRing
 from gate.hub.layout import write_snapshot
-from gate.server.classifying import DECLARATION_FILE
 from gate.server.settings import ServeSettings
 from gate.store import credentials, models, recipients
 from gate.store.db import Store
@@ -282,3 +282,13 @@ def seed_records(world: DemoWorld, store: Store) -> None:
         world.recipient_ids[r.key] = rid
         for repo_id in r.trained_for:
             models.set_trained_for(store, repo_id, rid, actor="gate demo")
+    # Publication needs evidence from a source the operator trusts, and a store has no hub API
+    # to ask: the operator records it (a card's `license:` alone is only the uploader's claim).
+    models.classify(
+        store,
+        "open-lab/open-tiny",
+        actor="gate demo",
+        reason="released to the public under apache-2.0, ungated",
+        published=True,
+        publication_evidence="https://huggingface.co/open-lab/open-tiny (the demo's release page)",
+    )

@@ -1,7 +1,7 @@
 """Console officers and their sign-in sessions.
 
 Revision ID: 0003_officers
-Revises: 0001
+Revises: 0002_screening
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_officers"
-down_revision = "0001"
+down_revision = "0002_screening"
 branch_labels = None
 depends_on = None
 

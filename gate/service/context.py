@@ -1,0 +1,41 @@
+"""The one way a transfer's context is put together, for /resolve and for snapshot bundles."""
+
+from __future__ import annotations
+
+from gate.hub.source import FileEntry, Resolved
+from gate.service.classifying import ModelFactsProvider
+from gate.service.gatekeeper import Caller, Gatekeeper, TransferContext
+
+
+async def transfer_context(
+    gatekeeper: Gatekeeper,
+    facts: ModelFactsProvider | None,
+    caller: Caller,
+    resolved: Resolved,
+    entry: FileEntry,
+    *,
+    destination: str | None,
+    client: str | None,
+    method: str,
+    byte_range: tuple[int, int] | None,
+) -> TransferContext:
+    """What the gatekeeper decides on: the file bound to its commit, and the model's facts."""
+    assert entry.sha256 is not None, "ModelSource.file always knows the sha256"
+    is_parameters = gatekeeper.is_parameters(entry.path)
+    # Only parameter files need the model's facts; config and tokenizer are decided without.
+    model_facts = await facts.facts(resolved) if is_parameters and facts is not None else None
+    return TransferContext(
+        caller=caller,
+        repo_id=resolved.repo_id,
+        revision=resolved.revision,
+        commit=resolved.commit,
+        path=entry.path,
+        size=entry.size,
+        sha256=entry.sha256,
+        is_parameters=is_parameters,
+        destination=destination,
+        client=client,
+        method=method,
+        byte_range=byte_range,
+        model_facts=model_facts,
+    )
