@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -61,8 +61,12 @@ def serve(
     with contextlib.ExitStack() as console:
         if settings.console_port is not None:
             from gate.console.serving import serve_console
+            from gate.server.forwarded import ClientAddress
 
-            console.enter_context(serve_console(settings))
+            def real_client(app: Any) -> Any:  # the sign-in limit counts the real client
+                return ClientAddress(app, trusted=settings.trusted_networks)
+
+            console.enter_context(serve_console(settings, real_client))
         _run(settings, gate)
 
 

@@ -11,7 +11,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,8 @@ class ConsoleServer:
             timeout_graceful_shutdown=1,
             access_log=False,
             log_config=None,
+            # Forwarded headers are trusted only from GATE_TRUSTED_PROXIES (see `serve_console`).
+            proxy_headers=False,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
@@ -82,7 +84,9 @@ class ConsoleServer:
 
 
 @contextlib.contextmanager
-def serve_console(settings: ServeSettings) -> Iterator[ConsoleServer]:
+def serve_console(
+    settings: ServeSettings, wrap: Callable[[Any], Any] | None = None
+) -> Iterator[ConsoleServer]:
     """The console of `gate serve --console-port`: its own store connection (so it outlives the
     supervisor's when several workers serve the hub API), checkpoints signed with the gate's key,
     checkpoint signatures checked with the key ring's public keys."""
@@ -98,8 +102,9 @@ def serve_console(settings: ServeSettings) -> Iterator[ConsoleServer]:
         public_keys=lambda: ring.public_keys() if ring.initialized else None,
         secure_cookies=settings.console_secure_cookies,
     )
+    served: Any = app if wrap is None else wrap(app)  # e.g. the real client address middleware
     try:
-        with ConsoleServer(app, settings.console_host, settings.console_port) as server:
+        with ConsoleServer(served, settings.console_host, settings.console_port) as server:
             log.info("compliance console at %s", server.url)
             yield server
     finally:
