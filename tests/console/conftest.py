@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -91,7 +92,11 @@ class Site:
 
 
 def start_site(
-    tmp_path: Path, database_url: str, *, secure_cookies: bool = False
+    tmp_path: Path,
+    database_url: str,
+    *,
+    secure_cookies: bool = False,
+    wrap: Callable[[Any], Any] | None = None,
 ) -> Iterator[Site]:
     world = build_world(tmp_path / "world", database_url)
     gate = build_gate(world.settings)
@@ -103,7 +108,10 @@ def start_site(
         gate.store, public_keys=ring.public_keys, secure_cookies=secure_cookies
     )
     try:
-        with BackgroundServer(gate.app) as hub, ConsoleServer(console) as site:
+        with (
+            BackgroundServer(gate.app) as hub,
+            ConsoleServer(console if wrap is None else wrap(console)) as site,
+        ):
             yield Site(world, gate, hub.url, site.url, tmp_path)
     finally:
         gate.close()

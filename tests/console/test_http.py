@@ -486,3 +486,32 @@ def test_decisions_match_a_model_by_prefix(site: Site) -> None:
     assert models("*") == {"acme/frontier-x", "open-lab/open-tiny"}
     assert models("open_lab/*") == set()  # "_" is itself, not a LIKE wildcard
     assert models("acme/frontier-x") == {"acme/frontier-x"}
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_sign_in_limit_counts_the_real_client(tmp_path: Path, trusted: bool) -> None:
+    """Behind a listed proxy the limit counts each forwarded client; without one, the
+    forwarded header is anyone's to write and is ignored."""
+    from gate.networks import parse_networks
+    from gate.server.forwarded import ClientAddress
+
+    networks = parse_networks("127.0.0.1/32") if trusted else ()
+
+    def wrap(app: object) -> object:
+        return ClientAddress(app, trusted=networks)  # type: ignore[arg-type]
+
+    for site in start_site(tmp_path, f"sqlite:///{tmp_path / 'g.db'}", wrap=wrap):
+
+        def attempt(client_ip: str, name: str, base: str = site.console) -> int:
+            client = httpx.Client(base_url=base, headers={"X-Forwarded-For": client_ip})
+            page = client.get("/signin")
+            token = re.search(r'name="token" value="([^"]+)"', page.text)
+            assert token is not None
+            return client.post(
+                "/signin", data={"token": token.group(1), "name": name, "password": "wrong!"}
+            ).status_code
+
+        for i in range(5):
+            assert attempt("10.0.0.1", f"guess{i}") == 401
+        # Another client behind the proxy, another name: limited only when both look alike.
+        assert attempt("10.0.0.2", "guess9") == (401 if trusted else 429)
