@@ -225,7 +225,10 @@ def report_command(
 
 def replay_command(
     ruleset: list[Path] | None = typer.Option(
-        None, "--ruleset", help="Ruleset TOML of the set (repeat; default: the shipped set)."
+        None,
+        "--ruleset",
+        help="Ruleset TOML of the set (repeat; default: the server's set, GATE_RULESETS, "
+        "else the shipped set).",
     ),
     since: str | None = typer.Option(None, "--since", help="Date or date-time (UTC)."),
     as_json: bool = JSON_OPTION,
@@ -233,7 +236,7 @@ def replay_command(
 ) -> None:
     """Re-decide recorded requests under another ruleset; list what would change (read-only)."""
     moment = parse_since(since)
-    rules = load_ruleset_set(ruleset)
+    rules = load_ruleset_set(ruleset or Settings().ruleset_paths)
     with cli_store(db) as store:
         result = replay.replay(store, rules, since=moment)
     if as_json:

@@ -31,6 +31,7 @@ from gate.compute.declaration import parse_declaration, sign_declaration
 from gate.compute.pipeline import DECLARATION_FILE
 from gate.core.canonical import sha256_hex
 from gate.crypto.keys import KeyRing
+from gate.demo.parties import seed_screening
 from gate.hub.layout import write_snapshot
 from gate.server.settings import ServeSettings
 from gate.store import credentials, models, recipients
@@ -95,6 +96,13 @@ RECIPIENTS = (
     ),
     DemoRecipient("jakarta", "Jakarta Data PT", "ID", "self", "ID"),
     DemoRecipient("shenzhen", "Shenzhen Vision Co", "CN", "self", "CN"),
+    # -- beyond 4E091 (the ear-embargoes ruleset, screening: gate/demo/parties.py) --
+    # Iran is comprehensively embargoed: even a closed model below the threshold is denied.
+    DemoRecipient("tehran", "Tehran Vision Co", "IR", "self", "IR"),
+    # On the demo's screening list; the demo officer confirms the hit.
+    DemoRecipient("orion", "Orion Photonics Trading LLC", "AE", "self", "AE"),
+    # Every destination in the United States, parent in the US: a domestic transfer.
+    DemoRecipient("hudson", "Hudson Robotics Inc", "US", ("Hudson Holdings Inc", "US"), "US"),
 )
 
 
@@ -260,7 +268,7 @@ def build_world(workdir: Path, database_url: str | None = None) -> DemoWorld:
 
 def seed_records(world: DemoWorld, store: Store) -> None:
     """Add the demo recipients (ids unique per run, so a shared database can host many runs),
-    their tokens, and which models the operator trained for whom."""
+    their tokens, which models the operator trained for whom, and their screening."""
     run = secrets.token_hex(3)
     until = date.today() + timedelta(days=365)
     for r in RECIPIENTS:
@@ -282,3 +290,10 @@ def seed_records(world: DemoWorld, store: Store) -> None:
         world.recipient_ids[r.key] = rid
         for repo_id in r.trained_for:
             models.set_trained_for(store, repo_id, rid, actor="gate demo")
+    seed_screening(
+        store,
+        world.workdir,
+        world.recipient_ids,
+        threshold=world.settings.screening_threshold,
+        today=date.today(),
+    )
