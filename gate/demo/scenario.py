@@ -100,7 +100,7 @@ RECIPIENTS = (
     # Iran is comprehensively embargoed: even a closed model below the threshold is denied.
     DemoRecipient("tehran", "Tehran Vision Co", "IR", "self", "IR"),
     # On the demo's screening list; the demo officer confirms the hit.
-    DemoRecipient("orion", "Orion Photonics Trading LLC", "AE", "self", "AE"),
+    DemoRecipient("orion", "Orion Photonics LLC", "AE", "self", "AE"),
     # Every destination in the United States, parent in the US: a domestic transfer.
     DemoRecipient("hudson", "Hudson Robotics Inc", "US", ("Hudson Holdings Inc", "US"), "US"),
 )

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from huggingface_hub import hf_hub_download, snapshot_download
@@ -66,10 +67,10 @@ def _download(running: Running, who: str, repo_id: str, path: str, cache: Path) 
     ).read_bytes()
 
 
-def _decisions(running: Running, who: str, repo_id: str, path: str) -> list[dict[str, object]]:
+def _decisions(running: Running, who: str, repo_id: str, path: str) -> list[dict[str, Any]]:
     rid = running.world.recipient_ids[who]
     return [
-        e.payload
+        dict(e.payload)
         for e in audit.iter_entries(running.gate.store, kind="decision")
         if e.payload["meta"]["recipient_id"] == rid
         and e.payload["meta"]["repo_id"] == repo_id
@@ -119,14 +120,14 @@ def test_a_confirmed_restricted_party_is_denied(running: Running, tmp_path: Path
         == (running.files(SMALL)[WEIGHTS])
     )
     (clear, *_) = _decisions(running, "nordic", SMALL, WEIGHTS)
-    assert clear["request"]["recipient"]["screening"] == "clear"  # type: ignore[index]
+    assert clear["request"]["recipient"]["screening"] == "clear"
 
 
 def test_a_domestic_transfer_is_allowed(running: Running, tmp_path: Path) -> None:
     got = _download(running, "hudson", FRONTIER, "model-00001-of-00002.safetensors", tmp_path)
     assert got == running.files(FRONTIER)["model-00001-of-00002.safetensors"]
     (recorded, *_) = _decisions(running, "hudson", FRONTIER, "model-00001-of-00002.safetensors")
-    assert recorded["decision"]["basis"] == "domestic_transfer"  # type: ignore[index]
+    assert recorded["decision"]["basis"] == "domestic_transfer"
 
 
 def test_a_possible_match_holds_until_an_officer_clears_it(
@@ -162,7 +163,7 @@ def test_a_possible_match_holds_until_an_officer_clears_it(
         == (running.files(SMALL)[WEIGHTS])
     )
     recorded = _decisions(running, "argent", SMALL, WEIGHTS)
-    seen = [(d["decision"]["verdict"], d["request"]["recipient"]["screening"]) for d in recorded]  # type: ignore[index]
+    seen = [(d["decision"]["verdict"], d["request"]["recipient"]["screening"]) for d in recorded]
     # The client asks more than once per download (HEAD, GET): in order, held then allowed.
     assert list(dict.fromkeys(seen)) == [("hold", "possible_match"), ("allow", "clear")]
 
@@ -186,7 +187,7 @@ def test_an_approved_inquiry_that_names_a_listed_parent_screens_it(
     inquiry_id = re.search(r"inquiry (inq_[0-9a-f]+) is open", str(caught.value)).group(1)  # type: ignore[union-attr]
     record = inquiries.get(running.gate.store, inquiry_id)
     assert "ultimate_parent" in record.questions
-    answers = {q: "for the test" for q in record.questions}
+    answers: dict[str, Any] = {q: "for the test" for q in record.questions}
     answers["ultimate_parent"] = {"name": "Argent Compute Systems GmbH", "headquarters": "AT"}
     inquiries.answer(running.gate.store, inquiry_id, answers, by="recipient")
     capsys.readouterr()
