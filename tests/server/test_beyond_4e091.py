@@ -238,3 +238,32 @@ def test_startup_lines_name_the_set_and_warn_about_screening(
         assert "screening is off" in warning
     finally:
         other.close()
+
+
+def test_audit_show_and_replay_speak_of_the_set(
+    running: Running,
+    tmp_path: Path,
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    db = ("--db", database_url)
+    with pytest.raises(GatedRepoError):
+        _download(running, "orion", SMALL, WEIGHTS, tmp_path / "c")
+    (recorded, *_) = _decisions(running, "orion", SMALL, WEIGHTS)
+    capsys.readouterr()
+    assert run(["audit", "show", recorded["decision_id"], *db]) == 0
+    shown = capsys.readouterr().out
+    assert re.search(r"ruleset 1\s*│ ai-diffusion-2025 \w+: allow \(below_threshold\)", shown)
+    assert re.search(r"ruleset 2\s*│ ear-embargoes \w+: deny \(restricted_party\)", shown)
+    assert re.search(r"screening\s*│ recipient match", shown)
+    # Replayed under the recorded set nothing changes; under the server's set of 4E091 alone
+    # (GATE_RULESETS, the default of `gate replay`) the restricted party would have been allowed.
+    assert run(["replay", "--json", *db]) == 0
+    assert json.loads(capsys.readouterr().out)["changed"] == 0
+    monkeypatch.setenv("GATE_RULESETS", json.dumps([str(shipped_ruleset_paths()[0])]))
+    assert run(["replay", "--json", *db]) == 0
+    changes = json.loads(capsys.readouterr().out)["changes"]
+    assert {(c["recipient"], c["before"]["basis"], c["after"]["basis"]) for c in changes} == {
+        (running.world.recipient_ids["orion"], "restricted_party", "below_threshold")
+    }
