@@ -14,11 +14,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from gate.errors import InputError
 from gate.screening.lists import parse_file
 from gate.store import screening
 from gate.store.db import Store
 
 DEMO_OFFICER = "demo officer"
+DEMO_LIST_SOURCE = "Weight Gate demo list (not the Consolidated Screening List)"
 CONFIRMED = frozenset({"orion"})
 """Demo recipients (keys) whose hit the demo officer confirms as the listed party."""
 
@@ -88,6 +90,18 @@ def demo_list(list_date: date) -> dict[str, Any]:
     }
 
 
+def refuse_another_list(store: Store, today: date) -> None:
+    """InputError when the records hold a screening list that is not the demo's."""
+    current = screening.state(store, today).list
+    if current is not None and current.source != DEMO_LIST_SOURCE:
+        raise InputError(
+            "demo",
+            f"the records already hold a screening list ({current.source}, dated "
+            f"{current.list_date}) that the demo's would replace: run the demo on its own "
+            "database (unset GATE_DATABASE_URL)",
+        )
+
+
 def seed_screening(
     store: Store,
     folder: Path,
@@ -99,14 +113,17 @@ def seed_screening(
     """Import the demo list, screen the demo recipients, and confirm the listed party's hit.
 
     On a database another demo run already gave this list, the import adds nothing and screens
-    nobody, so the recipients of this run are screened here.
+    nobody, so the recipients of this run are screened here. A database with another list (an
+    operator's real one, through GATE_DATABASE_URL) is refused: the demo list would replace it.
     """
+    refuse_another_list(store, today)
     path = folder / "consolidated.json"
     path.write_text(json.dumps(demo_list(today), indent=1), encoding="utf-8")
     imported = screening.import_list(
         store,
         parse_file(path.name, path.read_bytes()),
         actor="gate demo",
+        source=DEMO_LIST_SOURCE,
         file_name=path.name,
         threshold=threshold,
     )

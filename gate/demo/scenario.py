@@ -31,7 +31,7 @@ from gate.compute.declaration import parse_declaration, sign_declaration
 from gate.compute.pipeline import DECLARATION_FILE
 from gate.core.canonical import sha256_hex
 from gate.crypto.keys import KeyRing
-from gate.demo.parties import seed_screening
+from gate.demo.parties import refuse_another_list, seed_screening
 from gate.hub.layout import write_snapshot
 from gate.server.settings import ServeSettings
 from gate.store import credentials, models, recipients
@@ -269,6 +269,7 @@ def build_world(workdir: Path, database_url: str | None = None) -> DemoWorld:
 def seed_records(world: DemoWorld, store: Store) -> None:
     """Add the demo recipients (ids unique per run, so a shared database can host many runs),
     their tokens, which models the operator trained for whom, and their screening."""
+    refuse_another_list(store, date.today())  # before adding anything to such records
     run = secrets.token_hex(3)
     until = date.today() + timedelta(days=365)
     for r in RECIPIENTS:

@@ -23,11 +23,13 @@ from huggingface_hub.errors import GatedRepoError
 from gate.cli.main import run
 from gate.core.procedure import PROCEDURE_VERSION
 from gate.demo.scenario import build_world, seed_records
+from gate.errors import InputError
 from gate.rules.loader import load_shipped_set, shipped_ruleset_paths
+from gate.screening.lists import parse_file
 from gate.server.background import BackgroundServer
 from gate.server.serve import build_gate
 from gate.service.build import startup_lines
-from gate.store import audit, credentials, inquiries, screening
+from gate.store import audit, credentials, inquiries, recipients, screening
 from gate.store.verify import verify_chain
 from tests.server.test_store_gate import Running
 
@@ -267,3 +269,20 @@ def test_audit_show_and_replay_speak_of_the_set(
     assert {(c["recipient"], c["before"]["basis"], c["after"]["basis"]) for c in changes} == {
         (running.world.recipient_ids["orion"], "restricted_party", "below_threshold")
     }
+
+
+def test_the_demo_never_replaces_an_operators_screening_list(tmp_path: Path) -> None:
+    world = build_world(tmp_path / "world", f"sqlite:///{tmp_path / 'operator.db'}")
+    gate = build_gate(world.settings)
+    try:
+        real = Path(__file__).parents[1] / "screening" / "data" / "consolidated.json"
+        screening.import_list(
+            gate.store, parse_file(real.name, real.read_bytes()), actor="operator"
+        )
+        before = screening.state(gate.store, date.today()).list
+        with pytest.raises(InputError, match="would replace"):
+            seed_records(world, gate.store)
+        assert screening.state(gate.store, date.today()).list == before
+        assert recipients.list_all(gate.store) == []
+    finally:
+        gate.close()
