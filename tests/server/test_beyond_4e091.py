@@ -286,3 +286,38 @@ def test_the_demo_never_replaces_an_operators_screening_list(tmp_path: Path) -> 
         assert recipients.list_all(gate.store) == []
     finally:
         gate.close()
+
+
+def test_require_screening_holds_a_party_never_screened(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ai, emb = shipped_ruleset_paths()
+    strict = tmp_path / "ear-embargoes-strict.toml"
+    text = emb.read_text(encoding="utf-8")
+    assert "require_screening = false" in text
+    strict.write_text(text.replace("require_screening = false", "require_screening = true"))
+    monkeypatch.setenv("GATE_RULESETS", json.dumps([str(ai), str(strict)]))
+    for running in _start(tmp_path, database_url):
+        # Added straight to the records, never screened (no `gate recipients add` hook).
+        recipients.add(
+            running.gate.store,
+            "unscreened",
+            actor="tests",
+            name="Fjord Analytics AS",
+            headquarters="NO",
+            parent="self",
+            destinations=["NO"],
+            default_destination="NO",
+        )
+        token, _ = credentials.create_token(running.gate.store, "unscreened", actor="tests")
+        running.world.tokens["fjord"] = token
+        running.world.recipient_ids["fjord"] = "unscreened"
+        with pytest.raises(GatedRepoError, match=r"hold \(restricted_party_review\)"):
+            _download(running, "fjord", SMALL, WEIGHTS, tmp_path / "c")
+        # Screened (clear), the same party downloads.
+        screened = screening.screen_recipient(running.gate.store, "unscreened", actor="tests")
+        assert screened is not None and [r.status for r in screened] == ["clear"]
+        got = _download(running, "fjord", SMALL, WEIGHTS, tmp_path / "c")
+        assert got == running.files(SMALL)[WEIGHTS]
+        # The demo's screened, clear recipients were never held.
+        assert _download(running, "nordic", SMALL, WEIGHTS, tmp_path / "c")
