@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,26 @@ def test_worker_processes_rebuild_the_same_set(monkeypatch: pytest.MonkeyPatch) 
     rebuilt = ServeSettings()
     assert ruleset_set(rebuilt).ids == ("ear-embargoes", "ai-diffusion-2025")
     assert rebuilt.screening_threshold == 91.0
+
+
+def test_screening_settings_reach_the_screening_commands(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db = ("--db", f"sqlite:///{tmp_path / 'gate.db'}")
+    data = Path(__file__).parents[1] / "screening" / "data" / "consolidated.csv"
+    ten_days_ago = (date.today() - timedelta(days=10)).isoformat()
+    assert run(["screening", "import", str(data), "--list-date", ten_days_ago, *db]) == 0
+    capsys.readouterr()
+    assert run(["screening", "status", *db]) == 0
+    assert "warning" not in capsys.readouterr().err  # 10 days: fresh under the default 30
+    monkeypatch.setenv("GATE_SCREENING_MAX_AGE_DAYS", "5")
+    assert run(["screening", "status", *db]) == 0
+    assert "10 days old" in capsys.readouterr().err
+    # A stricter threshold makes a weaker candidate no hit (and the default makes it one).
+    add = ["recipients", "add", "hw", "--name", "Huawai Technologies", "--hq", "CN", *db]
+    monkeypatch.setenv("GATE_SCREENING_THRESHOLD", "100")
+    assert run(add) == 0
+    assert "possible match" not in capsys.readouterr().err
+    monkeypatch.delenv("GATE_SCREENING_THRESHOLD")
+    assert run(["recipients", "update", "hw", "--name", "Huawai Technologies Co", *db]) == 0
+    assert "possible match" in capsys.readouterr().err
