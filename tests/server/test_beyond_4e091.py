@@ -10,6 +10,7 @@ match holds until an officer clears it; and it is the set, not the 4E091 ruleset
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -35,13 +36,13 @@ from tests.server.test_store_gate import Running
 
 SMALL = "acme/closed-small"  # closed, declared 2.4e24 operations: below the threshold
 FRONTIER = "acme/frontier-x"
-WEIGHTS = "model.safetensors"
 
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("GATE_RULESET", "GATE_RULESETS", "GATE_DATABASE_URL", "GATE_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.startswith("GATE_") and name != "GATE_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
     monkeypatch.setenv("GATE_DATA_DIR", str(tmp_path / "cli-data"))
 
 
@@ -69,6 +70,13 @@ def _download(running: Running, who: str, repo_id: str, path: str, cache: Path) 
     ).read_bytes()
 
 
+def _weights(running: Running, repo_id: str) -> str:
+    """The model's first parameter file (by the gate's own reading of the names)."""
+    return next(
+        p for p in sorted(running.files(repo_id)) if running.gate.gatekeeper.is_parameters(p)
+    )
+
+
 def _decisions(running: Running, who: str, repo_id: str, path: str) -> list[dict[str, Any]]:
     rid = running.world.recipient_ids[who]
     return [
@@ -84,7 +92,7 @@ def test_an_iranian_recipient_gets_no_byte_of_a_closed_model_below_the_threshold
     running: Running, tmp_path: Path
 ) -> None:
     with pytest.raises(GatedRepoError, match=r"deny \(comprehensive_embargo\)"):
-        _download(running, "tehran", SMALL, WEIGHTS, tmp_path / "c")
+        _download(running, "tehran", SMALL, _weights(running, SMALL), tmp_path / "c")
     # What is not parameters still goes.
     files = running.files(SMALL)
     for path in ("config.json", "README.md"):
@@ -94,8 +102,8 @@ def test_an_iranian_recipient_gets_no_byte_of_a_closed_model_below_the_threshold
         snapshot_download(
             SMALL, endpoint=running.url, token=running.world.tokens["tehran"], local_dir=folder
         )
-    assert not (folder / WEIGHTS).exists()
-    (recorded, *_) = _decisions(running, "tehran", SMALL, WEIGHTS)
+    assert not (folder / _weights(running, SMALL)).exists()
+    (recorded, *_) = _decisions(running, "tehran", SMALL, _weights(running, SMALL))
     decision = recorded["decision"]
     assert isinstance(decision, dict)
     assert (decision["verdict"], decision["basis"]) == ("deny", "comprehensive_embargo")
@@ -112,23 +120,23 @@ def test_an_iranian_recipient_gets_no_byte_of_a_closed_model_below_the_threshold
 
 def test_a_confirmed_restricted_party_is_denied(running: Running, tmp_path: Path) -> None:
     with pytest.raises(GatedRepoError, match=r"deny \(restricted_party\)"):
-        _download(running, "orion", SMALL, WEIGHTS, tmp_path / "c")
-    (recorded, *_) = _decisions(running, "orion", SMALL, WEIGHTS)
+        _download(running, "orion", SMALL, _weights(running, SMALL), tmp_path / "c")
+    (recorded, *_) = _decisions(running, "orion", SMALL, _weights(running, SMALL))
     request = recorded["request"]
     assert isinstance(request, dict) and request["recipient"]["screening"] == "match"
     # A party the list does not name downloads the same model.
     assert (
-        _download(running, "nordic", SMALL, WEIGHTS, tmp_path / "c")
-        == (running.files(SMALL)[WEIGHTS])
+        _download(running, "nordic", SMALL, _weights(running, SMALL), tmp_path / "c")
+        == (running.files(SMALL)[_weights(running, SMALL)])
     )
-    (clear, *_) = _decisions(running, "nordic", SMALL, WEIGHTS)
+    (clear, *_) = _decisions(running, "nordic", SMALL, _weights(running, SMALL))
     assert clear["request"]["recipient"]["screening"] == "clear"
 
 
 def test_a_domestic_transfer_is_allowed(running: Running, tmp_path: Path) -> None:
-    got = _download(running, "hudson", FRONTIER, "model-00001-of-00002.safetensors", tmp_path)
-    assert got == running.files(FRONTIER)["model-00001-of-00002.safetensors"]
-    (recorded, *_) = _decisions(running, "hudson", FRONTIER, "model-00001-of-00002.safetensors")
+    got = _download(running, "hudson", FRONTIER, _weights(running, FRONTIER), tmp_path)
+    assert got == running.files(FRONTIER)[_weights(running, FRONTIER)]
+    (recorded, *_) = _decisions(running, "hudson", FRONTIER, _weights(running, FRONTIER))
     assert recorded["decision"]["basis"] == "domestic_transfer"
 
 
@@ -149,7 +157,7 @@ def test_a_possible_match_holds_until_an_officer_clears_it(
     running.world.tokens["argent"] = token
     running.world.recipient_ids["argent"] = "argent-de"
     with pytest.raises(GatedRepoError, match=r"hold \(restricted_party_review\)"):
-        _download(running, "argent", SMALL, WEIGHTS, tmp_path / "c")
+        _download(running, "argent", SMALL, _weights(running, SMALL), tmp_path / "c")
     (hit,) = screening.list_results(
         running.gate.store, recipient_id="argent-de", status="possible_match"
     )
@@ -161,10 +169,10 @@ def test_a_possible_match_holds_until_an_officer_clears_it(
     )  # fmt: skip
     assert code == 0, capsys.readouterr().err
     assert (
-        _download(running, "argent", SMALL, WEIGHTS, tmp_path / "c")
-        == (running.files(SMALL)[WEIGHTS])
+        _download(running, "argent", SMALL, _weights(running, SMALL), tmp_path / "c")
+        == (running.files(SMALL)[_weights(running, SMALL)])
     )
-    recorded = _decisions(running, "argent", SMALL, WEIGHTS)
+    recorded = _decisions(running, "argent", SMALL, _weights(running, SMALL))
     seen = [(d["decision"]["verdict"], d["request"]["recipient"]["screening"]) for d in recorded]
     # The client asks more than once per download (HEAD, GET): in order, held then allowed.
     assert list(dict.fromkeys(seen)) == [("hold", "possible_match"), ("allow", "clear")]
@@ -185,7 +193,7 @@ def test_an_approved_inquiry_that_names_a_listed_parent_screens_it(
     running.world.tokens["nova"] = token
     running.world.recipient_ids["nova"] = "nova"
     with pytest.raises(GatedRepoError, match=r"hold \(parties_unknown\)") as caught:
-        _download(running, "nova", SMALL, WEIGHTS, tmp_path / "c")
+        _download(running, "nova", SMALL, _weights(running, SMALL), tmp_path / "c")
     inquiry_id = re.search(r"inquiry (inq_[0-9a-f]+) is open", str(caught.value)).group(1)  # type: ignore[union-attr]
     record = inquiries.get(running.gate.store, inquiry_id)
     assert "ultimate_parent" in record.questions
@@ -198,7 +206,7 @@ def test_an_approved_inquiry_that_names_a_listed_parent_screens_it(
     assert "possible match" in capsys.readouterr().err
     # The new parent is on the list: the next download waits for the officer.
     with pytest.raises(GatedRepoError, match=r"hold \(restricted_party_review\)"):
-        _download(running, "nova", SMALL, WEIGHTS, tmp_path / "c")
+        _download(running, "nova", SMALL, _weights(running, SMALL), tmp_path / "c")
 
 
 def test_the_set_is_what_denies_iran(
@@ -208,15 +216,15 @@ def test_the_set_is_what_denies_iran(
     monkeypatch.setenv("GATE_RULESETS", json.dumps([str(ai_diffusion)]))
     for running in _start(tmp_path, database_url):
         # 4E091 alone: a closed model below the threshold is not controlled, even to Iran.
-        got = _download(running, "tehran", SMALL, WEIGHTS, tmp_path / "c")
-        assert got == running.files(SMALL)[WEIGHTS]
-        (recorded, *_) = _decisions(running, "tehran", SMALL, WEIGHTS)
+        got = _download(running, "tehran", SMALL, _weights(running, SMALL), tmp_path / "c")
+        assert got == running.files(SMALL)[_weights(running, SMALL)]
+        (recorded, *_) = _decisions(running, "tehran", SMALL, _weights(running, SMALL))
         decision = recorded["decision"]
         assert isinstance(decision, dict)
         assert (decision["verdict"], decision["basis"]) == ("allow", "below_threshold")
         assert [r["id"] for r in decision["rulesets"]] == ["ai-diffusion-2025"]
         # ... and with no screening ruleset a confirmed restricted party is not refused either.
-        assert _download(running, "orion", SMALL, WEIGHTS, tmp_path / "c")
+        assert _download(running, "orion", SMALL, _weights(running, SMALL), tmp_path / "c")
         lines = startup_lines(running.gate.service, running.world.settings, date.today())
         assert lines[1].startswith("  1. ai-diffusion-2025 sha256:") and len(lines) == 4
 
@@ -251,8 +259,8 @@ def test_audit_show_and_replay_speak_of_the_set(
 ) -> None:
     db = ("--db", database_url)
     with pytest.raises(GatedRepoError):
-        _download(running, "orion", SMALL, WEIGHTS, tmp_path / "c")
-    (recorded, *_) = _decisions(running, "orion", SMALL, WEIGHTS)
+        _download(running, "orion", SMALL, _weights(running, SMALL), tmp_path / "c")
+    (recorded, *_) = _decisions(running, "orion", SMALL, _weights(running, SMALL))
     capsys.readouterr()
     assert run(["audit", "show", recorded["decision_id"], *db]) == 0
     shown = capsys.readouterr().out
@@ -313,11 +321,11 @@ def test_require_screening_holds_a_party_never_screened(
         running.world.tokens["fjord"] = token
         running.world.recipient_ids["fjord"] = "unscreened"
         with pytest.raises(GatedRepoError, match=r"hold \(restricted_party_review\)"):
-            _download(running, "fjord", SMALL, WEIGHTS, tmp_path / "c")
+            _download(running, "fjord", SMALL, _weights(running, SMALL), tmp_path / "c")
         # Screened (clear), the same party downloads.
         screened = screening.screen_recipient(running.gate.store, "unscreened", actor="tests")
         assert screened is not None and [r.status for r in screened] == ["clear"]
-        got = _download(running, "fjord", SMALL, WEIGHTS, tmp_path / "c")
-        assert got == running.files(SMALL)[WEIGHTS]
+        got = _download(running, "fjord", SMALL, _weights(running, SMALL), tmp_path / "c")
+        assert got == running.files(SMALL)[_weights(running, SMALL)]
         # The demo's screened, clear recipients were never held.
-        assert _download(running, "nordic", SMALL, WEIGHTS, tmp_path / "c")
+        assert _download(running, "nordic", SMALL, _weights(running, SMALL), tmp_path / "c")
