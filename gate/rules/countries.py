@@ -1,21 +1,26 @@
 """Turn what a person typed for a country into an ISO 3166-1 alpha-2 code, or say why not.
 
-Accepts alpha-2 and alpha-3 codes, official, common and short names (via pycountry), the
+Accepts alpha-2 and alpha-3 codes, official, common and short names (pycountry's data), the
 aliases people actually write (USA, UK, South Korea, Burma, DRC, Macao, Ivory Coast, ...), and
 ISO 3166-2 region codes (`UA-43` Crimea), which stay region codes: a ruleset may name a region.
 Anything that does not resolve to exactly one country is a CountryError naming the input and the
 closest matches; nothing is guessed.
+
+The data is pycountry's own ISO 3166 databases (the iso-codes JSON files it ships), read here
+directly: `import pycountry` looks up its distribution's version through importlib.metadata,
+which alone costs more than `gate decide`'s whole start-up budget. Lookups are case-insensitive
+as pycountry's `get` is; subdivisions (ISO 3166-2, ~0.5 MB) load only when a region code is asked.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import unicodedata
 from functools import lru_cache
-from typing import Any
-
-import pycountry
+from importlib.util import find_spec
+from pathlib import Path
 
 from gate.errors import CountryError
 
@@ -111,14 +116,45 @@ def _key(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", ascii_only.casefold()).strip()
 
 
+def _database(name: str, root: str) -> list[dict[str, str]]:
+    """The entries of one of pycountry's ISO databases, in its order."""
+    spec = find_spec("pycountry")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("pycountry is not installed")
+    folder = Path(next(iter(spec.submodule_search_locations)), "databases")
+    entries: list[dict[str, str]] = json.loads((folder / name).read_text(encoding="utf-8"))[root]
+    return entries
+
+
+@lru_cache(maxsize=1)
+def _countries() -> list[dict[str, str]]:
+    return _database("iso3166-1.json", "3166-1")
+
+
+@lru_cache(maxsize=2)
+def _by(key: str) -> dict[str, dict[str, str]]:
+    """Countries by the lower-cased value of `key` (alpha_2 or alpha_3)."""
+    return {c[key].lower(): c for c in _countries()}
+
+
+@lru_cache(maxsize=1)
+def _subdivisions() -> dict[str, dict[str, str]]:
+    """ISO 3166-2 subdivisions by lower-cased code."""
+    return {s["code"].lower(): s for s in _database("iso3166-2.json", "3166-2")}
+
+
+def _country(alpha_2: str) -> dict[str, str] | None:
+    return _by("alpha_2").get(alpha_2.lower())
+
+
 @lru_cache(maxsize=1)
 def _name_index() -> dict[str, str]:
     index: dict[str, str] = {}
-    for country in pycountry.countries:
+    for country in _countries():
         for attr in ("name", "official_name", "common_name"):
-            value = getattr(country, attr, None)
+            value = country.get(attr)
             if value:
-                index[_key(value)] = country.alpha_2
+                index[_key(value)] = country["alpha_2"]
     index.update(_ALIASES)
     for name in _AMBIGUOUS:
         index.pop(name, None)
@@ -131,13 +167,13 @@ def _resolve(text: str) -> str | None:
     if "-" in stripped and stripped[:2].isalpha() and stripped[2:3] == "-":
         return _region(stripped.upper())
     if len(stripped) == 2 and stripped.isalpha():
-        found = pycountry.countries.get(alpha_2=stripped.upper())
+        found = _country(stripped)
         if found is not None:
-            return str(found.alpha_2)
+            return found["alpha_2"]
     if len(stripped) == 3 and stripped.isalpha():
-        found = pycountry.countries.get(alpha_3=stripped.upper())
+        found = _by("alpha_3").get(stripped.lower())
         if found is not None:
-            return str(found.alpha_2)
+            return found["alpha_2"]
     return _name_index().get(_key(stripped))
 
 
@@ -164,31 +200,28 @@ def normalize_country(text: object, field: str = "country") -> str:
     return code
 
 
-def _subdivision(code: str) -> Any:
-    try:
-        return pycountry.subdivisions.get(code=code)  # type: ignore[no-untyped-call]
-    except (KeyError, LookupError):
-        return None
+def _subdivision(code: str) -> dict[str, str] | None:
+    return _subdivisions().get(code.lower())
 
 
 def _region(code: str) -> str | None:
     found = _subdivision(code)
-    return None if found is None else str(found.code)
+    return None if found is None else found["code"]
 
 
 def country_name(code: str) -> str:
     """A readable name for an alpha-2 or region code (the code itself when unknown)."""
     if "-" in code:
         region = _subdivision(code)
-        return code if region is None else f"{region.name}, {country_name(code[:2])}"
-    found = pycountry.countries.get(alpha_2=code)
+        return code if region is None else f"{region['name']}, {country_name(code[:2])}"
+    found = _country(code)
     if found is None:
         return code
-    return str(getattr(found, "common_name", None) or found.name)
+    return found.get("common_name") or found["name"]
 
 
 def is_country_code(code: str) -> bool:
-    return len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None
+    return len(code) == 2 and _country(code) is not None
 
 
 def is_place_code(code: str) -> bool:
