@@ -121,3 +121,40 @@ def test_decide_loads_no_cli_framework_validation_layer_or_country_package() -> 
         )
         assert result.returncode == 11, result.stderr
         assert "LOADED []" in result.stdout
+
+
+LINE_SETS = [
+    [[("DENY", "bold red"), ("  basis: ", ""), ("presumption_of_denial", "bold")]],
+    [[("  - Acme [bold] \\[x] ünïcode …", "")], [("    ", ""), ("15 CFR 740.27(a)", "dim")]],
+    [[("tab\there", "")], [("bell\a and cr\r", "dim")]],  # control characters: rich's own way
+    [[("", "")], [(":fire: stays as written", "")]],
+]
+
+
+@pytest.mark.parametrize("lines", LINE_SETS)
+def test_plain_output_is_what_rich_writes_to_a_file(
+    lines: list[list[tuple[str, str]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    from gate.cli.output import write_styled
+
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    ours, theirs = io.StringIO(), io.StringIO()
+    write_styled(lines, ours)
+    console = Console(file=theirs, highlight=False, soft_wrap=True)
+    for line in lines:
+        console.print(Text.assemble(*line))
+    assert ours.getvalue() == theirs.getvalue()
+    assert ":fire: stays" in ours.getvalue() or ":fire:" not in str(lines)
+
+
+def test_colour_when_forced(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gate.cli.output import write_styled
+
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    out = io.StringIO()
+    write_styled([[("ALLOW", "bold green"), ("  basis: x", "")]], out)
+    assert out.getvalue() == "\x1b[1;32mALLOW\x1b[0m  basis: x\n"
