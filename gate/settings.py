@@ -28,7 +28,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -38,6 +38,7 @@ from pydantic_settings import (
 )
 
 from gate.errors import InputError
+from gate.networks import Network, parse_networks
 
 ENV_PREFIX = "GATE_"
 CONFIG_ENV = "GATE_CONFIG"
@@ -143,6 +144,19 @@ class Settings(BaseSettings):
     receipt_ttl_hours: float = Field(
         default=24.0, gt=0, description="How long a receipt vouches for a download."
     )
+    publication_sources: list[str] = Field(
+        default_factory=list,
+        description="Hub URLs whose API the gate trusts to say a repository is public, ungated "
+        "and openly licensed at a commit (GATE_PUBLICATION_SOURCES as a JSON list, e.g. "
+        '["https://huggingface.co"]). None: publication comes only from the operator\'s records.',
+    )
+    publication_max_age_hours: float = Field(
+        default=24.0, gt=0, description="Ask a publication source again after this many hours."
+    )
+    known_models: Path | None = Field(
+        default=None,
+        description="Table of known models' training compute (TOML); default: the shipped one.",
+    )
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -186,6 +200,31 @@ class ServeSettings(Settings):
     workers: int = Field(
         default=1, ge=1, le=64, description="Server processes (each decides; records shared)."
     )
+
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or CIDR networks of reverse proxies whose "
+        "Forwarded / X-Forwarded-For / X-Real-IP headers name the client; empty: none.",
+    )
+    upstream_deadline: float = Field(
+        default=30.0, gt=0, description="Seconds an upstream metadata call may take in all."
+    )
+    upstream_repo_concurrency: int = Field(
+        default=32, ge=1, description="Upstream calls in flight for one repository at most."
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if isinstance(value, list):  # a TOML list in the config file
+            value = ", ".join(str(v) for v in value)
+        if isinstance(value, str):
+            parse_networks(value)  # refuse a bad address at start-up, not on the first request
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     def to_environment(self) -> dict[str, str]:
         """These settings as `GATE_*` variables, so worker processes rebuild exactly them."""

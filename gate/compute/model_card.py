@@ -54,7 +54,7 @@ def front_matter(text: str, source: str = "README.md") -> dict[str, Any]:
         raise MetadataError(source, "front matter opened with --- is never closed")
     try:
         data = yaml.safe_load(block)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:  # the parser recurses: deep nesting
         raise MetadataError(source, f"invalid YAML front matter: {exc}") from exc
     if data is None:
         return {}
@@ -69,6 +69,20 @@ def _strings(value: object) -> tuple[str, ...]:
     if isinstance(value, list):
         return tuple(str(v) for v in value if isinstance(v, str | int | float) and str(v).strip())
     return ()
+
+
+UNREADABLE_BASE = "(unreadable base_model)"
+"""Stands for a `base_model` the card names in a form the gate cannot read: a base is named, so
+its compute is unknown (a base the gate cannot name is a base it cannot look up)."""
+
+
+def _base_models(value: object) -> tuple[str, ...]:
+    """Every base named; a value that is not a name or a list of names names an unknown base."""
+    entries = value if isinstance(value, list) else [value]
+    names = tuple(v.strip() for v in entries if isinstance(v, str) and v.strip())
+    if any(v is not None and not isinstance(v, str) for v in entries):
+        return (*names, UNREADABLE_BASE)
+    return names
 
 
 def _number(data: Mapping[str, Any], key: str, source: str) -> float | None:
@@ -105,7 +119,7 @@ def parse_model_card(text: str, source: str = "README.md") -> ModelCard:
         licenses = (str(data["license_name"]),)
     return ModelCard(
         licenses=licenses,
-        base_models=_strings(data.get("base_model")),
+        base_models=_base_models(data.get("base_model")),
         datasets=_strings(data.get("datasets")),
         gated=data.get("gated"),
         gating_fields=tuple(sorted(k for k in data if k.startswith("extra_gated_"))),
