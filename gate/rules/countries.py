@@ -14,7 +14,6 @@ as pycountry's `get` is; subdivisions (ISO 3166-2, ~0.5 MB) load only when a reg
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import unicodedata
@@ -205,6 +204,8 @@ def _resolve(text: str) -> str | None:
 
 def suggestions(text: str, limit: int = 3) -> tuple[str, ...]:
     """The closest country names to `text`, as "Name (CC)"."""
+    import difflib  # only an error needs it: not on every start-up
+
     index = _name_index()
     close = difflib.get_close_matches(_key(text), list(index), n=limit * 3, cutoff=0.6)
     seen: list[str] = []
