@@ -43,7 +43,7 @@ def _non_negative(value: float | None) -> float | None:
     return value
 
 
-_AMOUNT = checked(_non_negative, cs.nullable_schema(cs.float_schema()))
+_AMOUNT = checked(_non_negative, cs.nullable_schema(cs.float_schema(allow_inf_nan=False)))
 _COMPUTE = record(
     "ComputeIn",
     {

@@ -102,13 +102,17 @@ _RULESET_FILE = validator(
                 )
             ),
             "sources": field(SOURCES),
-            "threshold": field(record("_Threshold", {"operations": field(cs.float_schema(gt=0))})),
+            "threshold": field(
+                record(
+                    "_Threshold", {"operations": field(cs.float_schema(gt=0, allow_inf_nan=False))}
+                )
+            ),
             "frontier": field(
                 record(
                     "_Frontier",
                     {
                         "published_operations": field(
-                            cs.nullable_schema(cs.float_schema(gt=0)), None
+                            cs.nullable_schema(cs.float_schema(gt=0, allow_inf_nan=False)), None
                         )
                     },
                 ),
@@ -133,10 +137,12 @@ _RULESET_FILE = validator(
                 record(
                     "_Compute",
                     {
-                        "max_plausible_tokens": field(cs.float_schema(gt=0)),
+                        "max_plausible_tokens": field(cs.float_schema(gt=0, allow_inf_nan=False)),
                         "max_plausible_tokens_note": field(TEXT),
-                        "disagreement_factor": field(cs.float_schema(gt=1)),
-                        "implausibly_low_factor": field(cs.float_schema(gt=0, le=1)),
+                        "disagreement_factor": field(cs.float_schema(gt=1, allow_inf_nan=False)),
+                        "implausibly_low_factor": field(
+                            cs.float_schema(gt=0, le=1, allow_inf_nan=False)
+                        ),
                     },
                 )
             ),
