@@ -21,6 +21,7 @@ class Metrics:
     def __init__(self) -> None:
         self.decisions: Counter[str] = Counter()
         self.bytes_served = 0
+        self.bytes_zerocopy = 0
         self.aborted = 0
         self._latency: dict[str, list[int]] = {}
         self._latency_sum: dict[str, float] = {}
@@ -37,6 +38,11 @@ class Metrics:
     def add_bytes(self, n: int) -> None:
         self.bytes_served += n
 
+    def add_zerocopy_bytes(self, n: int) -> None:
+        """Bytes of verified local blobs sent with sendfile (counted in bytes served too)."""
+        self.bytes_served += n
+        self.bytes_zerocopy += n
+
     def render(self) -> str:
         lines = [
             "# HELP gate_decisions_total Transfer decisions by verdict.",
@@ -49,6 +55,9 @@ class Metrics:
             "# HELP gate_bytes_served_total File bytes sent to clients.",
             "# TYPE gate_bytes_served_total counter",
             f"gate_bytes_served_total {self.bytes_served}",
+            "# HELP gate_bytes_zerocopy_total File bytes sent zero-copy from verified local blobs.",
+            "# TYPE gate_bytes_zerocopy_total counter",
+            f"gate_bytes_zerocopy_total {self.bytes_zerocopy}",
             "# HELP gate_streams_aborted_total Responses cut (digest mismatch, source failure).",
             "# TYPE gate_streams_aborted_total counter",
             f"gate_streams_aborted_total {self.aborted}",

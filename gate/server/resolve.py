@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import struct
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -25,12 +25,15 @@ from starlette.responses import Response, StreamingResponse
 
 from gate.compute.safetensors_header import MAX_HEADER_BYTES
 from gate.errors import GateError
+from gate.hub.local import LocalStore
 from gate.hub.source import FileEntry, Resolved, git_blob_oid
+from gate.hub.verified import Identity, path_identity
 from gate.rules.countries import normalize_country
 from gate.server import dialect
 from gate.server.paths import HubPath, parse_range
 from gate.server.state import ServerState, log
 from gate.server.streaming import DigestMismatch, Failure, plain_body, verified_body
+from gate.server.zerocopy import SendfileResponse
 from gate.service.context import transfer_context
 from gate.service.gatekeeper import Caller, GateAnswer
 from gate.service.snapshot import SIDECAR_PATH
@@ -177,12 +180,32 @@ async def _respond(
         # empty file without complaint.
         headers["Content-Length"] = str(entry.size)
         return Response(status_code=200, headers=headers, media_type="application/octet-stream")
+    source = state.source
+    if isinstance(source, LocalStore):
+        path = source.blob_path(resolved.repo_id, resolved.commit, entry)
+        assert entry.sha256 is not None
+        identity = source.verified.check(path, entry.sha256)
+        if identity is not None:
+            return _zero_copy(state, resolved, entry, answer, byte_range, path, identity)
+    return _streamed(state, resolved, entry, answer, byte_range)
+
+
+def _streamed(
+    state: ServerState,
+    resolved: Resolved,
+    entry: FileEntry,
+    answer: GateAnswer,
+    byte_range: tuple[int, int] | None,
+) -> Response:
+    """The bytes read through Python and checked against the digest on the way."""
+    headers = _file_headers(entry, resolved, answer)
     if byte_range is None:
         body = verified_body(
             state.source.open(resolved.repo_id, resolved.commit, entry, 0, entry.size),
             entry,
             on_failure=_failure_recorder(state, resolved, entry, answer),
             on_bytes=state.metrics.add_bytes,
+            on_verified=_verified_recorder(state, resolved, entry),
         )
         headers["Content-Length"] = str(entry.size)
         return StreamingResponse(body, 200, headers, media_type="application/octet-stream")
@@ -191,6 +214,62 @@ async def _respond(
     # client's 10 s wait, so a long resume is served as it is (the plugin still checks it).
     verify = byte_range[1] == entry.size and byte_range[0] <= state.resume_verify_limit
     return _partial(state, resolved, entry, answer, byte_range, verify=verify)
+
+
+def _zero_copy(
+    state: ServerState,
+    resolved: Resolved,
+    entry: FileEntry,
+    answer: GateAnswer,
+    byte_range: tuple[int, int] | None,
+    path: str,
+    identity: Identity,
+) -> Response:
+    """A verified local blob (or any range of it), sent with sendfile without re-hashing."""
+    headers = _file_headers(entry, resolved, answer)
+    start, stop = byte_range or (0, entry.size)
+    headers["Content-Length"] = str(stop - start)
+    if byte_range is not None:
+        headers["Content-Range"] = f"bytes {start}-{stop - 1}/{entry.size}"
+    failure = _failure_recorder(state, resolved, entry, answer)
+    assert isinstance(state.source, LocalStore)
+    blobs = state.source.verified
+
+    async def changed(detail: str) -> None:
+        blobs.forget(path)
+        await failure(f"stream aborted: {detail}")
+
+    return SendfileResponse(
+        path,
+        identity,
+        (start, stop),
+        200 if byte_range is None else 206,
+        headers,
+        fallback=lambda: _streamed(state, resolved, entry, answer, byte_range),
+        on_bytes=state.metrics.add_zerocopy_bytes,
+        on_changed=changed,
+    )
+
+
+def _verified_recorder(
+    state: ServerState, resolved: Resolved, entry: FileEntry
+) -> Callable[[], None] | None:
+    """For a local blob: remember it as verified when a whole read of it matched its digest,
+    under the identity it had before the read began (a change since then is not remembered)."""
+    source = state.source
+    if not isinstance(source, LocalStore) or entry.sha256 is None:
+        return None
+    path = source.blob_path(resolved.repo_id, resolved.commit, entry)
+    identity = path_identity(path)
+    sha256 = entry.sha256
+    if identity is None:
+        return None
+    blobs = source.verified
+
+    def verified() -> None:
+        blobs.add(path, sha256, identity)
+
+    return verified
 
 
 async def _sidecar(
@@ -247,7 +326,12 @@ def _partial(
     if verify:
         prefix = source.open(resolved.repo_id, resolved.commit, entry, 0, start) if start else None
         body = verified_body(
-            chunks, entry, on_failure=failure, prefix=prefix, on_bytes=state.metrics.add_bytes
+            chunks,
+            entry,
+            on_failure=failure,
+            prefix=prefix,
+            on_bytes=state.metrics.add_bytes,
+            on_verified=_verified_recorder(state, resolved, entry),
         )
     else:
         body = plain_body(chunks, on_failure=failure, on_bytes=state.metrics.add_bytes)
