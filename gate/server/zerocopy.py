@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import select
+import socket
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -56,25 +57,50 @@ def uvicorn_cycle(receive: Receive) -> Any | None:
 
 
 def _send_range(out_fd: int, in_fd: int, start: int, count: int, identity: Identity) -> int:
-    """Send `count` bytes of `in_fd` from `start` to the non-blocking socket `out_fd`."""
-    poller = select.poll()
-    poller.register(out_fd, select.POLLOUT)
-    sent = 0
-    last_progress = time.monotonic()
-    while sent < count:
-        if identity_of(os.fstat(in_fd)) != identity:
-            raise BlobChanged("blob changed while it was being sent")
-        try:
-            n = os.sendfile(out_fd, in_fd, start + sent, min(count - sent, _PIECE))
-        except BlockingIOError:
-            if not poller.poll(1000) and time.monotonic() - last_progress > _STALL_SECONDS:
-                raise TimeoutError("client took no bytes for 60 s") from None
-            continue
-        if n == 0:
-            raise BlobChanged("blob shorter than its listed size")
-        sent += n
+    """Send `count` bytes of `in_fd` from `start` to the socket `out_fd`.
+
+    The socket is made blocking for the duration (with a send timeout, so a client that takes
+    nothing frees the thread): each call then moves a whole piece in the kernel, with no poll
+    wake-up per socket buffer. The event loop does not write to the socket meanwhile; it only
+    reads, and only when the socket is readable, so blocking mode does not stall it.
+    """
+    was_blocking = os.get_blocking(out_fd)
+    os.set_blocking(out_fd, True)
+    old_timeout = _set_send_timeout(out_fd, 1.0)
+    try:
+        sent = 0
         last_progress = time.monotonic()
-    return sent
+        while sent < count:
+            if identity_of(os.fstat(in_fd)) != identity:
+                raise BlobChanged("blob changed while it was being sent")
+            try:
+                n = os.sendfile(out_fd, in_fd, start + sent, min(count - sent, _PIECE))
+            except BlockingIOError:  # the send timeout passed with nothing taken
+                if time.monotonic() - last_progress > _STALL_SECONDS:
+                    raise TimeoutError("client took no bytes for 60 s") from None
+                continue
+            if n == 0:
+                raise BlobChanged("blob shorter than its listed size")
+            sent += n
+            last_progress = time.monotonic()
+        return sent
+    finally:
+        _set_send_timeout(out_fd, None, old_timeout)
+        os.set_blocking(out_fd, was_blocking)
+
+
+_TIMEVAL = struct.Struct("@ll")
+
+
+def _set_send_timeout(fd: int, seconds: float | None, raw: bytes | None = None) -> bytes:
+    """Set SO_SNDTIMEO on `fd` (or put back `raw`); returns the previous raw value."""
+    with socket.socket(fileno=os.dup(fd)) as sock:
+        old = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _TIMEVAL.size)
+        if raw is None:
+            assert seconds is not None
+            raw = _TIMEVAL.pack(int(seconds), int((seconds % 1) * 1_000_000))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, raw)
+    return old
 
 
 class SendfileResponse(Response):
