@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import typer
@@ -20,7 +22,7 @@ def serve(
     port: int | None = typer.Option(None, "--port"),
     mode: str | None = typer.Option(None, "--mode", help="enforce (default) or shadow."),
     workers: int | None = typer.Option(
-        None, "--workers", help="Server processes (default 1); they share the records."
+        None, "--workers", help="Server processes (default: one per core); they share the records."
     ),
     config: Path | None = typer.Option(
         None, "--config", envvar="GATE_CONFIG", help="TOML file of settings ([serve] table)."
@@ -44,21 +46,28 @@ def serve(
             "workers": workers,
         },
     )
+    workers = settings.worker_count()
     gate = build_gate(settings)  # fails here, once, on a missing key or an unreachable store
     configure_json_logging(settings.log_level)
-    if settings.workers > 1:
+    if workers > 1:
         gate.close()
-        # Each worker builds its own gate from the same settings, passed as GATE_* variables.
-        os.environ.update(settings.to_environment())
-        uvicorn.run(
-            "gate.server.serve:app_from_environment",
-            factory=True,
-            workers=settings.workers,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            access_log=False,
-        )
+        # Each worker builds its own gate from the same settings, passed as GATE_* variables,
+        # and leaves its counters in one folder that /metrics adds up.
+        metrics_dir = Path(tempfile.mkdtemp(prefix="gate-metrics-"))
+        shared = settings.model_copy(update={"workers": workers, "metrics_dir": metrics_dir})
+        os.environ.update(shared.to_environment())
+        try:
+            uvicorn.run(
+                "gate.server.serve:app_from_environment",
+                factory=True,
+                workers=workers,
+                host=settings.host,
+                port=settings.port,
+                log_config=None,
+                access_log=False,
+            )
+        finally:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         return
     try:
         uvicorn.run(

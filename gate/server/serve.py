@@ -15,6 +15,7 @@ from gate.hub.local import LocalStore
 from gate.hub.source import ModelSource
 from gate.hub.upstream import UpstreamSource
 from gate.server.app import create_app
+from gate.server.metrics import Metrics, configure_json_logging
 from gate.server.settings import ServeSettings
 from gate.service.build import Service, build_service
 from gate.service.records_gatekeeper import StoreGatekeeper
@@ -24,7 +25,7 @@ from gate.store.db import Store
 def build_source(settings: ServeSettings) -> ModelSource:
     settings.check_source()
     if settings.store is not None:
-        return LocalStore(settings.store)
+        return LocalStore(settings.store, verify_max_age=settings.blob_reverify_seconds)
     assert settings.upstream is not None
     token = settings.upstream_token.get_secret_value() if settings.upstream_token else None
     return UpstreamSource(settings.upstream, token)
@@ -69,13 +70,15 @@ def build_gate(settings: ServeSettings, source: ModelSource | None = None) -> Ga
     """The whole proxy over the records store named by the settings."""
     source = source or build_source(settings)
     service = build_service(settings, source)
-    return Gate(app_for(service, source, tree_page_size=settings.tree_page_size), service)
+    app = app_for(service, source, tree_page_size=settings.tree_page_size)
+    if settings.metrics_dir is not None:
+        # Several workers: each leaves its counters where /metrics (in any worker) adds them up.
+        app.state.gate.metrics = Metrics(shared_dir=settings.metrics_dir)
+    return Gate(app, service)
 
 
 def app_from_environment() -> FastAPI:
     """One worker's app, from `GATE_*` variables (`gate serve --workers N` sets them)."""
-    from gate.server.metrics import configure_json_logging
-
     settings = ServeSettings()
     configure_json_logging(settings.log_level)
     return build_gate(settings).app

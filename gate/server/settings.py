@@ -8,6 +8,7 @@ then a TOML config file (`GATE_CONFIG` or `--config`), then the command line, wh
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,29 @@ class ServeSettings(Settings):
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = Field(default="INFO", description="Log level of the JSON logs.")
     tree_page_size: int = Field(default=1000, ge=1, description="Entries per /tree page.")
-    workers: int = Field(
-        default=1, ge=1, le=64, description="Server processes (each decides; records shared)."
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Server processes (each decides; records shared). Default: one per core.",
     )
+    blob_reverify_seconds: float = Field(
+        default=24 * 3600.0,
+        ge=0,
+        description="A local blob verified longer ago than this is hashed again on its next"
+        " download (0: hash every download).",
+    )
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="Folder where each worker leaves its counters for /metrics to add up"
+        " (set by `gate serve` for several workers).",
+    )
+
+    def worker_count(self) -> int:
+        """`workers`, or one per core this process may run on (at most 8)."""
+        if self.workers is not None:
+            return self.workers
+        return default_workers()
 
     def to_environment(self) -> dict[str, str]:
         """These settings as `GATE_*` variables, so worker processes rebuild exactly them."""
@@ -47,6 +68,15 @@ class ServeSettings(Settings):
     def check_source(self) -> None:
         if (self.store is None) == (self.upstream is None):
             raise InputError("source", "give exactly one of --store DIR and --upstream URL")
+
+
+def default_workers() -> int:
+    """One server process per core available to this process, at most 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
 
 
 def load_serve_settings(config: Path | None, overrides: dict[str, Any]) -> ServeSettings:
