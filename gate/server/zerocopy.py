@@ -94,12 +94,15 @@ _TIMEVAL = struct.Struct("@ll")
 
 def _set_send_timeout(fd: int, seconds: float | None, raw: bytes | None = None) -> bytes:
     """Set SO_SNDTIMEO on `fd` (or put back `raw`); returns the previous raw value."""
-    with socket.socket(fileno=os.dup(fd)) as sock:
+    sock = socket.socket(fileno=fd)
+    try:
         old = sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _TIMEVAL.size)
         if raw is None:
             assert seconds is not None
             raw = _TIMEVAL.pack(int(seconds), int((seconds % 1) * 1_000_000))
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, raw)
+    finally:
+        sock.detach()  # the descriptor stays open: it is the caller's
     return old
 
 
@@ -141,7 +144,17 @@ class SendfileResponse(Response):
             if identity_of(os.fstat(fd)) != self.identity:
                 await self.fallback()(scope, receive, send)
                 return
-            await self._send(cycle, sock.fileno(), fd, send)
+            # Our own descriptor of the connection's socket: when the client goes away, uvicorn
+            # closes its descriptor and the number may be reused for another connection at
+            # once; sendfile on ours can only ever reach this client (or fail).
+            try:
+                out_fd = os.dup(sock.fileno())
+            except OSError:
+                return  # the connection is already closed
+            try:
+                await self._send(cycle, out_fd, fd, send)
+            finally:
+                os.close(out_fd)
         finally:
             os.close(fd)
 
