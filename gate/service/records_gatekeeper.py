@@ -33,6 +33,7 @@ from gate.service.receipting import (
     receipt_headers,
     wants_receipt,
 )
+from gate.service.records_cache import RecordsCache
 from gate.store import audit, credentials, inquiries
 from gate.store.db import Store
 from gate.store.facts import build_transfer
@@ -55,6 +56,7 @@ class StoreGatekeeper:
         mode: Mode = "enforce",
         clock: Callable[[], datetime] = _utc_now,
         receipt_ttl: timedelta = DEFAULT_RECEIPT_TTL,
+        cache_ttl: float | None = 2.0,
     ) -> None:
         if mode not in ("enforce", "shadow"):
             raise InputError("mode", f"expected enforce or shadow, got {mode!r}")
@@ -64,9 +66,14 @@ class StoreGatekeeper:
         self.mode: Mode = mode
         self.clock = clock
         self.receipt_ttl = receipt_ttl
+        self.records = None if cache_ttl is None else RecordsCache(store, ttl=cache_ttl)
+        """The records a decision reads, from memory (None: read for every request)."""
 
     def authenticate(self, token: str | None) -> Caller:
-        record = credentials.authenticate(self.store, token)
+        if self.records is not None:
+            record = self.records.authenticate(token)
+        else:
+            record = credentials.authenticate(self.store, token)
         return Caller(
             recipient_id=record.id,
             name=record.name,
@@ -80,7 +87,8 @@ class StoreGatekeeper:
     def check(self, ctx: TransferContext) -> GateAnswer:
         now = self.clock()
         facts = ctx.model_facts or ModelFacts(repo_id=ctx.repo_id)
-        request, note = build_transfer(
+        build = build_transfer if self.records is None else self._cached_transfer
+        request, note = build(
             self.store,
             recipient=ctx.caller.recipient_id,
             repo_id=ctx.repo_id,
@@ -127,6 +135,12 @@ class StoreGatekeeper:
         if note is None:
             return answer
         return replace(answer, message=f"{answer.message}; {note}")
+
+    def _cached_transfer(
+        self, store: Store, *, recipient: str, **kwargs: Any
+    ) -> tuple[TransferRequest, str | None]:
+        assert self.records is not None and store is self.store
+        return self.records.transfer(recipient_id=recipient, **kwargs)
 
     def sign_receipt(
         self,
