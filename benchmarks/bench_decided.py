@@ -88,7 +88,8 @@ def main() -> None:
             for connections in (64, 200):
                 health, health_p99, _ = wrk(f"{base}/healthz", connections, args.seconds, None)
                 print(
-                    f"{connections} in flight: /healthz {health:8.0f} req/s  p99 {health_p99:6.1f} ms"
+                    f"{connections} in flight: /healthz {health:8.0f} req/s"
+                    f"  p99 {health_p99:6.1f} ms"
                 )
                 for label, url in routes.items():
                     rate, p99, bad = wrk(url, connections, args.seconds, script)
