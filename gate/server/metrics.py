@@ -103,7 +103,8 @@ class Metrics:
         self.bytes_served += n
 
     def add_zerocopy_bytes(self, n: int) -> None:
-        """Bytes of verified local blobs sent with sendfile (counted in bytes served too)."""
+        """Bytes of verified local blobs sent without re-hashing: with sendfile, or read whole
+        when small (counted in bytes served too)."""
         self.bytes_served += n
         self.bytes_zerocopy += n
 
@@ -121,7 +122,7 @@ class Metrics:
             "# HELP gate_bytes_served_total File bytes sent to clients.",
             "# TYPE gate_bytes_served_total counter",
             f"gate_bytes_served_total {snap['bytes_served']}",
-            "# HELP gate_bytes_zerocopy_total File bytes sent zero-copy from verified local blobs.",
+            "# HELP gate_bytes_zerocopy_total Verified local blob bytes sent unhashed.",
             "# TYPE gate_bytes_zerocopy_total counter",
             f"gate_bytes_zerocopy_total {snap['bytes_zerocopy']}",
             "# HELP gate_streams_aborted_total Responses cut (digest mismatch, source failure).",

@@ -33,7 +33,7 @@ from gate.server import dialect
 from gate.server.paths import HubPath, parse_range
 from gate.server.state import ServerState, log
 from gate.server.streaming import DigestMismatch, Failure, plain_body, verified_body
-from gate.server.zerocopy import SendfileResponse
+from gate.server.zerocopy import SMALL, SendfileResponse, read_small
 from gate.service.context import transfer_context
 from gate.service.gatekeeper import Caller, GateAnswer
 from gate.service.snapshot import SIDECAR_PATH
@@ -107,7 +107,8 @@ def _tensors_follow_header(raw: bytes, data_size: int) -> bool:
 async def handle_resolve(request: Request, hub: HubPath, state: ServerState) -> Response:
     began = time.perf_counter()
     method = request.method
-    caller = await state.authenticate(request)
+    # Only a request that reaches `check` may use a remembered token (check confirms it).
+    caller = await state.authenticate(request, decided=hub.path != SIDECAR_PATH)
     assert hub.revision is not None
     resolved = await state.source.resolve(hub.repo_id, hub.revision)
     if hub.path == SIDECAR_PATH and state.sidecars is not None:
@@ -231,6 +232,13 @@ def _zero_copy(
     headers["Content-Length"] = str(stop - start)
     if byte_range is not None:
         headers["Content-Range"] = f"bytes {start}-{stop - 1}/{entry.size}"
+    status = 200 if byte_range is None else 206
+    if stop - start <= SMALL:
+        data = read_small(path, identity, start, stop)
+        if data is not None:
+            state.metrics.add_zerocopy_bytes(len(data))
+            return Response(data, status, headers, media_type="application/octet-stream")
+        return _streamed(state, resolved, entry, answer, byte_range)
     failure = _failure_recorder(state, resolved, entry, answer)
     assert isinstance(state.source, LocalStore)
     blobs = state.source.verified
@@ -243,7 +251,7 @@ def _zero_copy(
         path,
         identity,
         (start, stop),
-        200 if byte_range is None else 206,
+        status,
         headers,
         fallback=lambda: _streamed(state, resolved, entry, answer, byte_range),
         on_bytes=state.metrics.add_zerocopy_bytes,

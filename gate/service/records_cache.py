@@ -98,6 +98,24 @@ class RecordsCache:
                 self._head = head
             return self._epoch
 
+    def remembered(self, token: str | None) -> RecipientRecord | None:
+        """The token's recipient from memory only (no database, no freshness check), or None.
+
+        For the event loop: whoever uses this must `authenticate` the token again before acting
+        on it (the decision does, in its own call), so a revocation still stops the request.
+        """
+        if not token:
+            return None
+        key = hashlib.sha256(token.encode()).hexdigest()
+        with self._lock:
+            known = self._tokens.get(key)
+        if known is None:
+            return None
+        until, record = known
+        if until is not None and until <= self.store.now():
+            return None
+        return record
+
     def authenticate(self, token: str | None) -> RecipientRecord:
         """`gate.store.credentials.authenticate`, from memory while the records are unchanged."""
         epoch = self._fresh()
@@ -135,9 +153,17 @@ class RecordsCache:
         destination: str | None,
         day: date,
         model_facts: ModelFacts | None,
+        fresh: bool = True,
     ) -> tuple[TransferRequest, str | None]:
-        """`gate.store.facts.build_transfer`, from memory while the records are unchanged."""
-        epoch = self._fresh()
+        """`gate.store.facts.build_transfer`, from memory while the records are unchanged.
+
+        `fresh=False`: the caller has just checked freshness (`authenticate` in the same call).
+        """
+        if fresh:
+            epoch = self._fresh()
+        else:
+            with self._lock:
+                epoch = self._epoch
         key: Key = (recipient_id, repo_id, commit, revision, file, destination, day, model_facts)
         with self._lock:
             known = self._requests.get(key)

@@ -19,7 +19,7 @@ from gate.core.decide import decide
 from gate.core.ruleset import Ruleset
 from gate.core.values import Decision, ModelFacts, TransferRequest
 from gate.crypto.keys import Signer
-from gate.errors import InputError, NotFoundError, StoreError
+from gate.errors import AuthError, InputError, NotFoundError, StoreError
 from gate.service.gatekeeper import (
     Caller,
     GateAnswer,
@@ -81,24 +81,57 @@ class StoreGatekeeper:
             destinations=record.destinations,
         )
 
+    def remembered(self, token: str | None) -> Caller | None:
+        """The caller behind a token from memory, without touching the database (None: ask
+        `authenticate`). `check` authenticates the token again before it decides."""
+        record = None if self.records is None else self.records.remembered(token)
+        if record is None:
+            return None
+        return Caller(
+            recipient_id=record.id,
+            name=record.name,
+            default_destination=record.default_destination,
+            destinations=record.destinations,
+            token=token,
+        )
+
     def is_parameters(self, path: str) -> bool:
         return self.ruleset.is_parameters(path)
 
     def check(self, ctx: TransferContext) -> GateAnswer:
+        fresh = True
+        if self.records is not None and ctx.caller.token is not None:
+            # Authenticated from memory on the event loop: check the token against the records
+            # now (AuthError: revoked meanwhile), which also checks the cache is fresh.
+            if self.records.authenticate(ctx.caller.token).id != ctx.caller.recipient_id:
+                raise AuthError(credentials.AUTH_FAILED)
+            fresh = False
         now = self.clock()
         facts = ctx.model_facts or ModelFacts(repo_id=ctx.repo_id)
-        build = build_transfer if self.records is None else self._cached_transfer
-        request, note = build(
-            self.store,
-            recipient=ctx.caller.recipient_id,
-            repo_id=ctx.repo_id,
-            commit=ctx.commit,
-            revision=ctx.revision,
-            file=ctx.path,
-            destination=ctx.destination,
-            day=now.date(),
-            model_facts=facts,
-        )
+        if self.records is None:
+            request, note = build_transfer(
+                self.store,
+                recipient=ctx.caller.recipient_id,
+                repo_id=ctx.repo_id,
+                commit=ctx.commit,
+                revision=ctx.revision,
+                file=ctx.path,
+                destination=ctx.destination,
+                day=now.date(),
+                model_facts=facts,
+            )
+        else:
+            request, note = self.records.transfer(
+                recipient_id=ctx.caller.recipient_id,
+                repo_id=ctx.repo_id,
+                commit=ctx.commit,
+                revision=ctx.revision,
+                file=ctx.path,
+                destination=ctx.destination,
+                day=now.date(),
+                model_facts=facts,
+                fresh=fresh,
+            )
         decision = decide(request, self.ruleset)
         decision_id = new_decision_id()
         envelope = self.sign_receipt(decision, decision_id, ctx, request, now)
@@ -135,12 +168,6 @@ class StoreGatekeeper:
         if note is None:
             return answer
         return replace(answer, message=f"{answer.message}; {note}")
-
-    def _cached_transfer(
-        self, store: Store, *, recipient: str, **kwargs: Any
-    ) -> tuple[TransferRequest, str | None]:
-        assert self.records is not None and store is self.store
-        return self.records.transfer(recipient_id=recipient, **kwargs)
 
     def sign_receipt(
         self,
