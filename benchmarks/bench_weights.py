@@ -30,6 +30,7 @@ from benchlib import (
     free_port,
     peak_rss_mib,
     prepare_records,
+    publish,
     reset_peak,
     start_gate,
     start_nginx,
@@ -88,6 +89,7 @@ def main() -> None:
         (folder / "snapshots" / commit / "big.bin").symlink_to(f"../../blobs/{digest}")
         card = b"---\nlicense: apache-2.0\n---\n# published: the full decision path, allowed\n"
         write_snapshot(store, "bench/big", {"README.md": card}, commit=commit)
+        publish(data_dir, "bench/big")
 
         gate_port, nginx_port = free_port(), free_port()
         gate = start_gate(store, data_dir, gate_port, args.workers)

@@ -63,6 +63,25 @@ def prepare_records(data_dir: Path) -> str:
     return token
 
 
+def publish(data_dir: Path, repo_id: str) -> None:
+    """The operator's record that a model is published (so its weights are allowed)."""
+    from gate.store import models
+    from gate.store.db import open_store
+
+    store = open_store(f"sqlite:///{data_dir / 'gate.db'}")
+    try:
+        models.classify(
+            store,
+            repo_id,
+            actor="bench",
+            reason="benchmark model",
+            published=True,
+            publication_evidence="operator record",
+        )
+    finally:
+        store.close()
+
+
 def start_gate(
     store: Path, data_dir: Path, port: int, workers: int | None = None
 ) -> subprocess.Popen[bytes]:
