@@ -33,6 +33,7 @@ class Metrics:
         self.bytes_served = 0
         self.bytes_zerocopy = 0
         self.aborted = 0
+        self.errors: Counter[tuple[int, str]] = Counter()
         self._latency: dict[str, list[int]] = {}
         self._latency_sum: dict[str, float] = {}
         self._latency_count: Counter[str] = Counter()
@@ -55,6 +56,7 @@ class Metrics:
             "bytes_served": self.bytes_served,
             "bytes_zerocopy": self.bytes_zerocopy,
             "aborted": self.aborted,
+            "errors": [[status, kind, n] for (status, kind), n in list(self.errors.items())],
             "latency": {k: list(v) for k, v in list(self._latency.items())},
             "latency_sum": dict(self._latency_sum),
             "latency_count": dict(self._latency_count),
@@ -79,6 +81,7 @@ class Metrics:
     def combined(self) -> dict[str, Any]:
         """This worker's live counters plus every other worker's last written ones."""
         total = self.snapshot()
+        total["errors"] = {(status, kind): n for status, kind, n in total["errors"]}
         if self.shared_dir is None:
             return total
         for path in sorted(self.shared_dir.glob("*.json")):
@@ -98,6 +101,10 @@ class Metrics:
                 buckets[i] += 1
         self._latency_sum[route] = self._latency_sum.get(route, 0.0) + seconds
         self._latency_count[route] += 1
+
+    def count_error(self, status: int, kind: str) -> None:
+        """A 5xx answer (store or source failure, not ready), by status and error class."""
+        self.errors[(status, kind)] += 1
 
     def add_bytes(self, n: int) -> None:
         self.bytes_served += n
@@ -128,6 +135,12 @@ class Metrics:
             "# HELP gate_streams_aborted_total Responses cut (digest mismatch, source failure).",
             "# TYPE gate_streams_aborted_total counter",
             f"gate_streams_aborted_total {snap['aborted']}",
+            "# HELP gate_errors_total Failed requests (5xx) by status and error.",
+            "# TYPE gate_errors_total counter",
+            *(
+                f'gate_errors_total{{status="{status}",error="{kind}"}} {n}'
+                for (status, kind), n in sorted(snap["errors"].items())
+            ),
             "# HELP gate_request_seconds Time to response headers, by route.",
             "# TYPE gate_request_seconds histogram",
         ]
@@ -150,6 +163,8 @@ def _add(total: dict[str, Any], other: dict[str, Any]) -> None:
     for key in ("decisions", "latency_sum", "latency_count"):
         for name, value in other.get(key, {}).items():
             total[key][name] = total[key].get(name, 0) + value
+    for status, kind, n in other.get("errors", []):
+        total["errors"][(status, kind)] = total["errors"].get((status, kind), 0) + n
     for route, buckets in other.get("latency", {}).items():
         mine = total["latency"].setdefault(route, [0] * len(_BUCKETS))
         total["latency"][route] = [a + b for a, b in zip(mine, buckets, strict=True)]
