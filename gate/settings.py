@@ -224,6 +224,15 @@ class Settings(BaseSettings):
         return self.key_dir if self.key_dir is not None else self.data_dir / "keys"
 
 
+def default_workers() -> int:
+    """One server process per core available to this process, at most 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
 class ServeSettings(Settings):
     """`gate serve`'s settings: the shared ones plus where models come from and how to listen."""
 
@@ -234,9 +243,27 @@ class ServeSettings(Settings):
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = Field(default="INFO", description="Log level of the JSON logs.")
     tree_page_size: int = Field(default=1000, ge=1, description="Entries per /tree page.")
-    workers: int = Field(
-        default=1, ge=1, le=64, description="Server processes (each decides; records shared)."
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Server processes (each decides; records shared). Default: one per core.",
     )
+    blob_reverify_seconds: float = Field(
+        default=24 * 3600.0,
+        ge=0,
+        description="A local blob verified longer ago than this is hashed again on its next"
+        " download (0: hash every download).",
+    )
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="Folder where each worker leaves its counters for /metrics to add up"
+        " (set by `gate serve` for several workers).",
+    )
+
+    def worker_count(self) -> int:
+        """`workers`, or one per core this process may run on (at most 8)."""
+        return self.workers if self.workers is not None else default_workers()
 
     trusted_proxies: str = Field(
         default="",

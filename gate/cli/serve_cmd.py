@@ -7,6 +7,8 @@ At start it prints the rulesets it decides under and warns when restricted-party
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,7 +27,7 @@ def serve(
     port: int | None = typer.Option(None, "--port"),
     mode: str | None = typer.Option(None, "--mode", help="enforce (default) or shadow."),
     workers: int | None = typer.Option(
-        None, "--workers", help="Server processes (default 1); they share the records."
+        None, "--workers", help="Server processes (default: one per core); they share the records."
     ),
     config: Path | None = typer.Option(
         None, "--config", envvar="GATE_CONFIG", help="TOML file of settings ([serve] table)."
@@ -51,26 +53,33 @@ def serve(
             "workers": workers,
         },
     )
+    workers = settings.worker_count()
     gate = build_gate(settings)  # fails here, once, on a missing key or an unreachable store
     for line in startup_lines(gate.service, settings, datetime.now(UTC).date()):
         stderr().print(line, markup=False)
     configure_json_logging(settings.log_level)
-    if settings.workers > 1:
+    if workers > 1:
         gate.close()
-        # Each worker builds its own gate from the same settings, passed as GATE_* variables.
-        os.environ.update(settings.to_environment())
-        uvicorn.run(
-            "gate.server.serve:app_from_environment",
-            factory=True,
-            workers=settings.workers,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            access_log=False,
-            # uvicorn would trust X-Forwarded-For from 127.0.0.1; the app decides instead,
-            # from GATE_TRUSTED_PROXIES (gate.server.forwarded).
-            proxy_headers=False,
-        )
+        # Each worker builds its own gate from the same settings, passed as GATE_* variables,
+        # and leaves its counters in one folder that /metrics adds up.
+        metrics_dir = Path(tempfile.mkdtemp(prefix="gate-metrics-"))
+        shared = settings.model_copy(update={"workers": workers, "metrics_dir": metrics_dir})
+        os.environ.update(shared.to_environment())
+        try:
+            uvicorn.run(
+                "gate.server.serve:app_from_environment",
+                factory=True,
+                workers=workers,
+                host=settings.host,
+                port=settings.port,
+                log_config=None,
+                access_log=False,
+                # uvicorn would trust X-Forwarded-For from 127.0.0.1; the app decides instead,
+                # from GATE_TRUSTED_PROXIES (gate.server.forwarded).
+                proxy_headers=False,
+            )
+        finally:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         return
     try:
         uvicorn.run(

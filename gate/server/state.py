@@ -58,8 +58,17 @@ class ServerState:
     async def records_call(self, function: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(function, *args, limiter=self.records_limiter)
 
-    async def authenticate(self, request: Request) -> Caller:
-        return await self.records_call(self.gatekeeper.authenticate, bearer_token(request))
+    async def authenticate(self, request: Request, *, decided: bool = False) -> Caller:
+        """The caller. `decided`: the request goes on to `Gatekeeper.check`, which checks the
+        token against the records again before any byte, so a token seen before may be answered
+        from memory here (no thread hop). Every other route asks the records."""
+        token = bearer_token(request)
+        remembered = getattr(self.gatekeeper, "remembered", None) if decided else None
+        if remembered is not None:
+            caller: Caller | None = remembered(token)
+            if caller is not None:
+                return caller
+        return await self.records_call(self.gatekeeper.authenticate, token)
 
 
 def bearer_token(request: Request) -> str | None:

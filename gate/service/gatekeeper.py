@@ -27,6 +27,9 @@ class Caller:
     name: str
     default_destination: str | None
     destinations: tuple[str, ...] = ()
+    token: str | None = field(default=None, repr=False, compare=False)
+    """The bearer token it came with, when authenticated from memory: the decision checks it
+    again against the records in its own call (so a revocation still stops this request)."""
 
 
 @dataclass(frozen=True, slots=True)
