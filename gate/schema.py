@@ -105,6 +105,7 @@ class RequestIn(_Strict):
     recipient: RecipientIn
     destination: str | None = None
     file: str | None = None
+    file_is_parameters: bool | None = None
     trained_on_operator_infrastructure: bool = False
     inquiry: InquiryIn | None = None
     licenses: list[LicenseIn] = []
@@ -197,6 +198,7 @@ def to_request(parsed: RequestIn) -> TransferRequest:
         recipient=recipient,
         destination=_country(parsed.destination, "destination"),
         file=parsed.file,
+        file_is_parameters=parsed.file_is_parameters,
         trained_on_operator_infrastructure=parsed.trained_on_operator_infrastructure,
         licenses=licenses,
         inquiry=inquiry,
@@ -253,6 +255,7 @@ def request_to_dict(request: TransferRequest) -> dict[str, Any]:
     return {
         "date": request.date.isoformat(),
         "file": request.file,
+        "file_is_parameters": request.file_is_parameters,
         "model": model_facts_to_dict(model),
         "recipient": {
             "name": recipient.name,
