@@ -16,6 +16,7 @@ from typing import Any
 
 from gate.core.canonical import canonical_sha256
 from gate.core.decide import decide
+from gate.core.files import FileCheck
 from gate.core.ruleset import Ruleset
 from gate.core.values import Decision, ModelFacts, TransferRequest
 from gate.crypto.keys import Signer
@@ -77,6 +78,11 @@ class StoreGatekeeper:
     def is_parameters(self, path: str) -> bool:
         return self.ruleset.is_parameters(path)
 
+    def check_file(
+        self, path: str, head: bytes | None = None, size: int | None = None
+    ) -> FileCheck:
+        return self.ruleset.check_file(path, head, size)
+
     def check(self, ctx: TransferContext) -> GateAnswer:
         now = self.clock()
         facts = ctx.model_facts or ModelFacts(repo_id=ctx.repo_id)
@@ -91,6 +97,8 @@ class StoreGatekeeper:
             day=now.date(),
             model_facts=facts,
         )
+        # What the server found looking at the bytes (a name alone never clears them).
+        request = replace(request, file_is_parameters=ctx.is_parameters)
         decision = decide(request, self.ruleset)
         decision_id = new_decision_id()
         envelope = self.sign_receipt(decision, decision_id, ctx, request, now)
