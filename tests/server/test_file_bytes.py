@@ -29,11 +29,16 @@ from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
 from safetensors.numpy import save
 
-from gate.core.values import ComputeInterval
+from gate.core.values import ComputeInterval, ModelFacts
 from gate.crypto.snapshot_bundle import SIDECAR_PATH
 from gate.hub.layout import write_snapshot
+from gate.hub.local import LocalStore
+from gate.hub.upstream import UpstreamSource
 from gate.rules.loader import load_default_ruleset
+from gate.server.app import create_app
+from gate.server.background import BackgroundServer
 from gate.store import models
+from tests.server.conftest import StoreKeeper, store_keeper
 from tests.server.gate_world import make_world, running
 
 pytestmark = pytest.mark.slow
@@ -181,3 +186,46 @@ def test_allowed_recipient_gets_every_file_whole(
                 repo, name, endpoint=endpoint, token=tokens["allowed"], cache_dir=tmp_path
             )
             assert Path(got).read_bytes() == data, (repo, name)
+
+
+@pytest.fixture(scope="module")
+def upstream_gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, StoreKeeper]]:
+    """Upstream mode: a gate proxying a hub (itself a gate that lets the proxy read all)."""
+    tmp_path = tmp_path_factory.mktemp("filebytes-upstream")
+    small = {k: v for k, v in SMUGGLED.items() if k != "generation_config.json"}
+    write_snapshot(tmp_path / "hub", SMUGGLER, small)
+    hub_keeper = store_keeper(
+        tmp_path / "hub-records", {SMUGGLER: ModelFacts(repo_id=SMUGGLER, published=True)}
+    )
+    keeper = store_keeper(
+        tmp_path / "records",
+        {
+            SMUGGLER: ModelFacts(
+                repo_id=SMUGGLER, published=False, training_compute=ComputeInterval.exactly(3e26)
+            )
+        },
+    )
+    with BackgroundServer(create_app(LocalStore(tmp_path / "hub"), hub_keeper)) as hub:
+        source = UpstreamSource(hub.url, hub_keeper.tokens["tok-proxy"])
+        with BackgroundServer(create_app(source, keeper)) as front:
+            yield front.url, keeper
+    hub_keeper.store.close()
+    keeper.store.close()
+
+
+def test_upstream_mode_looks_at_the_bytes_too(
+    upstream_gate: tuple[str, StoreKeeper], tmp_path: Path
+) -> None:
+    endpoint, keeper = upstream_gate
+    denied, allowed = keeper.tokens["tok-dragon"], keeper.tokens["tok-acme"]
+    for name, data in SMUGGLED.items():
+        if name == "generation_config.json":
+            continue
+        url = f"{endpoint}/{SMUGGLER}/resolve/main/{name}"
+        for ranged in (None, "bytes=0-"):
+            headers = {"Authorization": f"Bearer {denied}", **({"Range": ranged} if ranged else {})}
+            response = httpx.get(url, headers=headers, timeout=30)
+            assert response.status_code == 403, (name, ranged)
+            assert not _carries_weights(response.content)
+        got = hf_hub_download(SMUGGLER, name, endpoint=endpoint, token=allowed, cache_dir=tmp_path)
+        assert Path(got).read_bytes() == data, name
