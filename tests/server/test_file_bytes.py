@@ -92,6 +92,15 @@ HONEST_FILES = {
 }
 
 
+DECOY = "lab/tiny-decoy"
+DECOY_FILES = {
+    "model.safetensors": bytes(save({"w": np.zeros(4, np.float32)})),
+    "config.json": b'{"model_type": "llama"}',
+    "tokenizer.json": SMUGGLED["config.json"],
+}
+"""No record: the gate classifies it. A 4-parameter decoy; the weights sit in tokenizer.json."""
+
+
 @pytest.fixture(scope="module")
 def gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     """The store-backed gate over the demo world plus both repositories, which the operator
@@ -100,6 +109,7 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
     world = make_world(tmp_path)
     write_snapshot(world.store_dir, SMUGGLER, SMUGGLED)
     write_snapshot(world.store_dir, HONEST, HONEST_FILES)
+    write_snapshot(world.store_dir, DECOY, DECOY_FILES)
     with running(world) as (url, tokens, store):
         for repo in (SMUGGLER, HONEST):
             models.classify(
@@ -139,6 +149,20 @@ def test_weights_under_a_harmless_name_are_refused(
             SMUGGLER, name, endpoint=endpoint, token=tokens["denied"], cache_dir=tmp_path
         )
     assert not any(p.is_file() and _carries_weights(p.read_bytes()) for p in tmp_path.rglob("*"))
+
+
+def test_weights_under_a_harmless_name_are_counted(gate: tuple[str, dict[str, str]]) -> None:
+    """The classification counts them too: a decoy beside them is no longer "below threshold"
+    (which would let the disguised weights go as part of a small model)."""
+    endpoint, tokens = gate
+    auth = {"Authorization": f"Bearer {tokens['denied']}"}
+    for name in ("tokenizer.json", "model.safetensors"):
+        response = httpx.get(f"{endpoint}/{DECOY}/resolve/main/{name}", headers=auth, timeout=30)
+        assert response.status_code == 403, name
+        assert response.json()["basis"] not in ("below_threshold", "not_model_weights")
+        assert not _carries_weights(response.content)
+    config = httpx.get(f"{endpoint}/{DECOY}/resolve/main/config.json", headers=auth, timeout=30)
+    assert config.status_code == 200 and config.content == DECOY_FILES["config.json"]
 
 
 def _vouched(endpoint: str, token: str, repo: str) -> set[str]:
