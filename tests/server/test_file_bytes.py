@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import pickle
 import struct
 import zipfile
@@ -92,6 +93,9 @@ HONEST_FILES = {
 }
 
 
+VANISHING = "lab/vanishing"
+"""Honest small files whose config.json blob disappears after the listing and the
+classification: the server's byte check cannot read it."""
 DECOY = "lab/tiny-decoy"
 DECOY_FILES = {
     "model.safetensors": bytes(save({"w": np.zeros(4, np.float32)})),
@@ -110,13 +114,25 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[s
     write_snapshot(world.store_dir, SMUGGLER, SMUGGLED)
     write_snapshot(world.store_dir, HONEST, HONEST_FILES)
     write_snapshot(world.store_dir, DECOY, DECOY_FILES)
+    write_snapshot(
+        world.store_dir,
+        VANISHING,
+        {**HONEST_FILES, "model.safetensors": DECOY_FILES["model.safetensors"]},
+    )
     with running(world) as (url, tokens, store):
-        for repo in (SMUGGLER, HONEST):
+        for repo in (SMUGGLER, HONEST, VANISHING):
             models.classify(
                 store, repo, actor="test", reason="lab report", published=False,
                 compute=ComputeInterval.exactly(3e26),
             )  # fmt: skip
-        yield url, {"denied": tokens["shenzhen"], "allowed": tokens["nordic"]}
+        yield (
+            url,
+            {
+                "denied": tokens["shenzhen"],
+                "allowed": tokens["nordic"],
+                "dir": str(world.store_dir),
+            },
+        )
 
 
 def _carries_weights(body: bytes) -> bool:
@@ -253,3 +269,17 @@ def test_upstream_mode_looks_at_the_bytes_too(
             assert not _carries_weights(response.content)
         got = hf_hub_download(SMUGGLER, name, endpoint=endpoint, token=allowed, cache_dir=tmp_path)
         assert Path(got).read_bytes() == data, name
+
+
+def test_a_failed_byte_check_is_parameters(gate: tuple[str, dict[str, str]]) -> None:
+    endpoint, tokens = gate
+    auth = {"Authorization": f"Bearer {tokens['denied']}"}
+    # The weights first: the source lists the commit and the gate classifies it (both kept);
+    # config.json's bytes are not looked at for the server's own byte check yet.
+    weights = httpx.get(f"{endpoint}/{VANISHING}/resolve/main/model.safetensors", headers=auth)
+    assert weights.status_code == 403
+    snapshot = next((Path(tokens["dir"]) / "models--lab--vanishing" / "snapshots").iterdir())
+    Path(os.path.realpath(snapshot / "config.json")).unlink()
+    response = httpx.get(f"{endpoint}/{VANISHING}/resolve/main/config.json", headers=auth)
+    assert response.status_code == 403
+    assert response.json()["basis"] != "not_model_weights"
