@@ -28,7 +28,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -38,6 +38,8 @@ from pydantic_settings import (
 )
 
 from gate.errors import InputError
+from gate.networks import Network, parse_networks
+from gate.screening import DEFAULT_MAX_LIST_AGE_DAYS, DEFAULT_THRESHOLD
 
 ENV_PREFIX = "GATE_"
 CONFIG_ENV = "GATE_CONFIG"
@@ -133,7 +135,26 @@ class Settings(BaseSettings):
         default=None, description="Passphrase of the signing key (never logged)."
     )
     ruleset: Path | None = Field(
-        default=None, description="Ruleset TOML to decide under; default: the shipped one."
+        default=None,
+        description="One ruleset TOML to decide under, as a set of one (GATE_RULESETS names a "
+        "set; not both).",
+    )
+    rulesets: list[Path] | None = Field(
+        default=None,
+        description="The ruleset set to decide under, in order (GATE_RULESETS as a JSON list of "
+        "TOML paths); default: the shipped set, ai-diffusion-2025 then ear-embargoes.",
+    )
+    screening_threshold: float = Field(
+        default=DEFAULT_THRESHOLD,
+        ge=0,
+        le=100,
+        description="Restricted-party screening: a name scoring this much (0-100) is a hit.",
+    )
+    screening_max_age_days: int = Field(
+        default=DEFAULT_MAX_LIST_AGE_DAYS,
+        ge=0,
+        description="A screening list older than this many days is reported as stale "
+        "(`gate serve` start-up, `gate screening status`).",
     )
     trusted_declarer_keys: list[Path] = Field(
         default_factory=list,
@@ -162,6 +183,16 @@ class Settings(BaseSettings):
             super().__init__(**values)
         except ValidationError as exc:
             raise _input_error(exc) from exc
+        if self.ruleset is not None and self.rulesets is not None:
+            raise InputError(
+                "rulesets",
+                "both GATE_RULESET and GATE_RULESETS are set: name the set in GATE_RULESETS only "
+                "(or one file in GATE_RULESET)",
+            )
+        if self.rulesets is not None and not self.rulesets:
+            raise InputError(
+                "rulesets", "GATE_RULESETS is an empty list: name at least one ruleset TOML"
+            )
 
     @classmethod
     def settings_customise_sources(
@@ -182,6 +213,13 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.data_dir / 'gate.db'}"
 
     @property
+    def ruleset_paths(self) -> list[Path] | None:
+        """The ruleset files to decide under, in order; None: the shipped set."""
+        if self.rulesets:
+            return list(self.rulesets)
+        return None if self.ruleset is None else [self.ruleset]
+
+    @property
     def effective_key_dir(self) -> Path:
         return self.key_dir if self.key_dir is not None else self.data_dir / "keys"
 
@@ -199,6 +237,31 @@ class ServeSettings(Settings):
     workers: int = Field(
         default=1, ge=1, le=64, description="Server processes (each decides; records shared)."
     )
+
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or CIDR networks of reverse proxies whose "
+        "Forwarded / X-Forwarded-For / X-Real-IP headers name the client; empty: none.",
+    )
+    upstream_deadline: float = Field(
+        default=30.0, gt=0, description="Seconds an upstream metadata call may take in all."
+    )
+    upstream_repo_concurrency: int = Field(
+        default=32, ge=1, description="Upstream calls in flight for one repository at most."
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if isinstance(value, list):  # a TOML list in the config file
+            value = ", ".join(str(v) for v in value)
+        if isinstance(value, str):
+            parse_networks(value)  # refuse a bad address at start-up, not on the first request
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     def to_environment(self) -> dict[str, str]:
         """These settings as `GATE_*` variables, so worker processes rebuild exactly them."""

@@ -1,8 +1,9 @@
 """The gatekeeper `gate serve` runs: credentials, facts, decision and audit from the records store.
 
 Per request, in this order (fail closed at every step): the token names a recipient; the
-recipient's records, licenses, inquiry and the operator's word on the model build the decision's
-inputs; the pure decision decides; an allowed parameter file gets a signed receipt; the decision,
+recipient's records, licenses, inquiry, screening status and the operator's word on the model
+build the decision's inputs; the pure decision decides under the ruleset set (most restrictive
+wins); an allowed parameter file gets a signed receipt; the decision,
 with its inputs and the receipt, is appended to the audit chain. Only an appended decision
 returns an answer; any store failure raises StoreError and the server sends no byte.
 """
@@ -15,9 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gate.core.canonical import canonical_sha256
-from gate.core.decide import decide
 from gate.core.files import FileCheck
-from gate.core.ruleset import Ruleset
+from gate.core.ruleset_set import AnyRuleset, RulesetSet, decide_all
 from gate.core.values import Decision, ModelFacts, TransferRequest
 from gate.crypto.keys import Signer
 from gate.errors import InputError, NotFoundError, StoreError
@@ -50,7 +50,7 @@ class StoreGatekeeper:
     def __init__(
         self,
         store: Store,
-        ruleset: Ruleset,
+        rulesets: RulesetSet | AnyRuleset,
         *,
         signer: Signer | None,
         mode: Mode = "enforce",
@@ -60,7 +60,7 @@ class StoreGatekeeper:
         if mode not in ("enforce", "shadow"):
             raise InputError("mode", f"expected enforce or shadow, got {mode!r}")
         self.store = store
-        self.ruleset = ruleset
+        self.rulesets = rulesets if isinstance(rulesets, RulesetSet) else RulesetSet((rulesets,))
         self.signer = signer
         self.mode: Mode = mode
         self.clock = clock
@@ -76,12 +76,14 @@ class StoreGatekeeper:
         )
 
     def is_parameters(self, path: str) -> bool:
-        return self.ruleset.is_parameters(path)
+        """Parameters when any ruleset of the set says so."""
+        return self.rulesets.is_parameters(path)
 
     def check_file(
         self, path: str, head: bytes | None = None, size: int | None = None
     ) -> FileCheck:
-        return self.ruleset.check_file(path, head, size)
+        """The set's fail-closed file test (parameters when any ruleset says so)."""
+        return self.rulesets.check_file(path, head, size)
 
     def check(self, ctx: TransferContext) -> GateAnswer:
         now = self.clock()
@@ -99,7 +101,7 @@ class StoreGatekeeper:
         )
         # What the server found looking at the bytes (a name alone never clears them).
         request = replace(request, file_is_parameters=ctx.is_parameters)
-        decision = decide(request, self.ruleset)
+        decision = decide_all(request, self.rulesets)
         decision_id = new_decision_id()
         envelope = self.sign_receipt(decision, decision_id, ctx, request, now)
         meta = RequestMeta(
