@@ -123,6 +123,7 @@ _REQUEST = validator(
             "recipient": field(_RECIPIENT),
             "destination": field(_MAYBE_TEXT, None),
             "file": field(_MAYBE_TEXT, None),
+            "file_is_parameters": field(cs.nullable_schema(_FLAG), None),
             "trained_on_operator_infrastructure": field(_FLAG, False),
             "inquiry": field(cs.nullable_schema(_INQUIRY), None),
             "licenses": field(cs.list_schema(_LICENSE), factory=list),
@@ -218,6 +219,7 @@ def to_request(parsed: Any) -> TransferRequest:
         recipient=recipient,
         destination=_country(parsed.destination, "destination"),
         file=parsed.file,
+        file_is_parameters=parsed.file_is_parameters,
         trained_on_operator_infrastructure=parsed.trained_on_operator_infrastructure,
         licenses=licenses,
         inquiry=inquiry,
@@ -274,6 +276,7 @@ def request_to_dict(request: TransferRequest) -> dict[str, Any]:
     return {
         "date": request.date.isoformat(),
         "file": request.file,
+        "file_is_parameters": request.file_is_parameters,
         "model": model_facts_to_dict(model),
         "recipient": {
             "name": recipient.name,

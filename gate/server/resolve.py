@@ -115,6 +115,7 @@ async def handle_resolve(request: Request, hub: HubPath, state: ServerState) -> 
         caller,
         resolved,
         entry,
+        file_bytes=state.file_bytes,
         destination=destination,
         client=request.client.host if request.client else None,
         method=method,

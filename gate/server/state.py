@@ -16,6 +16,7 @@ from gate.errors import AuthError
 from gate.hub.source import ModelSource
 from gate.server.metrics import Metrics
 from gate.service.classifying import ModelFactsProvider
+from gate.service.file_bytes import FileBytes
 from gate.service.gatekeeper import Caller, Gatekeeper, Mode
 from gate.service.snapshot import Sidecars
 
@@ -42,6 +43,8 @@ class ServerState:
     """sha256 -> length of the safetensors header window (8 + N), 0 when not a valid header."""
     corrupt: dict[tuple[str, str, str], str] = field(default_factory=dict)
     """(repo, commit, path) -> why: files whose bytes failed their digest since start-up."""
+    file_bytes: FileBytes = field(init=False)
+    """What each file's bytes say (looked at once per file and commit), over `source`."""
 
     records_limiter: anyio.CapacityLimiter = field(
         default_factory=lambda: anyio.CapacityLimiter(RECORDS_CONCURRENCY)
@@ -49,6 +52,9 @@ class ServerState:
     """Calls into the records (authenticate, check) run in a few threads, first come first
     served: under load, many threads only fight over the GIL and the write lock, and requests
     that lose that fight wait long enough for the client's 10 s header timeout."""
+
+    def __post_init__(self) -> None:
+        self.file_bytes = FileBytes(self.source)
 
     @property
     def mode(self) -> Mode:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gate.core.canonical import canonical_sha256
+from gate.core.files import FileCheck
 from gate.core.ruleset_set import AnyRuleset, RulesetSet, decide_all
 from gate.core.values import Decision, ModelFacts, TransferRequest
 from gate.crypto.keys import Signer
@@ -99,6 +100,12 @@ class StoreGatekeeper:
         """Parameters when any ruleset of the set says so."""
         return self.rulesets.is_parameters(path)
 
+    def check_file(
+        self, path: str, head: bytes | None = None, size: int | None = None
+    ) -> FileCheck:
+        """The set's fail-closed file test (parameters when any ruleset says so)."""
+        return self.rulesets.check_file(path, head, size)
+
     def check(self, ctx: TransferContext) -> GateAnswer:
         fresh = True
         if self.records is not None and ctx.caller.token is not None:
@@ -133,6 +140,8 @@ class StoreGatekeeper:
                 model_facts=facts,
                 fresh=fresh,
             )
+        # What the server found looking at the bytes (a name alone never clears them).
+        request = replace(request, file_is_parameters=ctx.is_parameters)
         decision = decide_all(request, self.rulesets)
         decision_id = new_decision_id()
         envelope = self.sign_receipt(decision, decision_id, ctx, request, now)
