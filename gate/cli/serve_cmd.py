@@ -1,9 +1,16 @@
-"""`gate serve`: the Hugging Face-compatible proxy on uvicorn."""
+"""`gate serve`: the Hugging Face-compatible proxy on uvicorn.
+
+At start it prints the rulesets it decides under and warns when restricted-party screening is off
+(no list imported) or the list is older than GATE_SCREENING_MAX_AGE_DAYS.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +32,7 @@ def serve(
     port: int | None = typer.Option(None, "--port"),
     mode: str | None = typer.Option(None, "--mode", help="enforce (default) or shadow."),
     workers: int | None = typer.Option(
-        None, "--workers", help="Server processes (default 1); they share the records."
+        None, "--workers", help="Server processes (default: one per core); they share the records."
     ),
     console_port: int | None = typer.Option(
         None, "--console-port", help="Also serve the compliance console on this port."
@@ -39,8 +46,10 @@ def serve(
 ) -> None:
     """Serve models to the unmodified huggingface_hub client, deciding every transfer."""
 
+    from gate.cli.output import stderr
     from gate.server.metrics import configure_json_logging
     from gate.server.serve import build_gate
+    from gate.service.build import startup_lines
 
     settings = load_serve_settings(
         config,
@@ -56,7 +65,10 @@ def serve(
             "console_host": console_host,
         },
     )
+    workers = settings.worker_count()
     gate = build_gate(settings)  # fails here, once, on a missing key or an unreachable store
+    for line in startup_lines(gate.service, settings, datetime.now(UTC).date()):
+        stderr().print(line, markup=False)
     configure_json_logging(settings.log_level)
     with contextlib.ExitStack() as console:
         if settings.console_port is not None:
@@ -67,28 +79,34 @@ def serve(
                 return ClientAddress(app, trusted=settings.trusted_networks)
 
             console.enter_context(serve_console(settings, real_client))
-        _run(settings, gate)
+        _run(settings, gate, workers)
 
 
-def _run(settings: ServeSettings, gate: Gate) -> None:
+def _run(settings: ServeSettings, gate: Gate, workers: int) -> None:
     import uvicorn
 
-    if settings.workers > 1:
+    if workers > 1:
         gate.close()
-        # Each worker builds its own gate from the same settings, passed as GATE_* variables.
-        os.environ.update(settings.to_environment())
-        uvicorn.run(
-            "gate.server.serve:app_from_environment",
-            factory=True,
-            workers=settings.workers,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            access_log=False,
-            # uvicorn would trust X-Forwarded-For from 127.0.0.1; the app decides instead,
-            # from GATE_TRUSTED_PROXIES (gate.server.forwarded).
-            proxy_headers=False,
-        )
+        # Each worker builds its own gate from the same settings, passed as GATE_* variables,
+        # and leaves its counters in one folder that /metrics adds up.
+        metrics_dir = Path(tempfile.mkdtemp(prefix="gate-metrics-"))
+        shared = settings.model_copy(update={"workers": workers, "metrics_dir": metrics_dir})
+        os.environ.update(shared.to_environment())
+        try:
+            uvicorn.run(
+                "gate.server.serve:app_from_environment",
+                factory=True,
+                workers=workers,
+                host=settings.host,
+                port=settings.port,
+                log_config=None,
+                access_log=False,
+                # uvicorn would trust X-Forwarded-For from 127.0.0.1; the app decides instead,
+                # from GATE_TRUSTED_PROXIES (gate.server.forwarded).
+                proxy_headers=False,
+            )
+        finally:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         return
     try:
         uvicorn.run(
