@@ -249,6 +249,13 @@ class ServeSettings(Settings):
         le=64,
         description="Server processes (each decides; records shared). Default: one per core.",
     )
+    console_port: int | None = Field(
+        default=None, ge=0, le=65535, description="Serve the compliance console on this port."
+    )
+    console_host: str = Field(default="127.0.0.1", description="Address the console listens on.")
+    console_secure_cookies: bool = Field(
+        default=False, description="Mark console cookies Secure (behind a TLS-terminating proxy)."
+    )
     blob_reverify_seconds: float = Field(
         default=24 * 3600.0,
         ge=0,

@@ -45,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "screening_cmd",
         "Restricted-party screening against the US Consolidated Screening List.",
     ),
+    "officers": ("officers_cmd", "Console officers (officer: acts; viewer: reads)."),
     "config": ("config_cmd", "Show the effective settings and where each came from."),
 }
 """Top-level command -> (module in gate.cli that registers it, one-line help)."""

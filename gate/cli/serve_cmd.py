@@ -6,15 +6,20 @@ At start it prints the rulesets it decides under and warns when restricted-party
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from gate.server.settings import load_serve_settings
+from gate.server.settings import ServeSettings, load_serve_settings
+
+if TYPE_CHECKING:
+    from gate.server.serve import Gate
 
 
 def serve(
@@ -29,12 +34,17 @@ def serve(
     workers: int | None = typer.Option(
         None, "--workers", help="Server processes (default: one per core); they share the records."
     ),
+    console_port: int | None = typer.Option(
+        None, "--console-port", help="Also serve the compliance console on this port."
+    ),
+    console_host: str | None = typer.Option(
+        None, "--console-host", help="Console address (default 127.0.0.1: loopback only)."
+    ),
     config: Path | None = typer.Option(
         None, "--config", envvar="GATE_CONFIG", help="TOML file of settings ([serve] table)."
     ),
 ) -> None:
     """Serve models to the unmodified huggingface_hub client, deciding every transfer."""
-    import uvicorn
 
     from gate.cli.output import stderr
     from gate.server.metrics import configure_json_logging
@@ -51,6 +61,8 @@ def serve(
             "port": port,
             "mode": mode,
             "workers": workers,
+            "console_port": console_port,
+            "console_host": console_host,
         },
     )
     workers = settings.worker_count()
@@ -58,6 +70,21 @@ def serve(
     for line in startup_lines(gate.service, settings, datetime.now(UTC).date()):
         stderr().print(line, markup=False)
     configure_json_logging(settings.log_level)
+    with contextlib.ExitStack() as console:
+        if settings.console_port is not None:
+            from gate.console.serving import serve_console
+            from gate.server.forwarded import ClientAddress
+
+            def real_client(app: Any) -> Any:  # the sign-in limit counts the real client
+                return ClientAddress(app, trusted=settings.trusted_networks)
+
+            console.enter_context(serve_console(settings, real_client))
+        _run(settings, gate, workers)
+
+
+def _run(settings: ServeSettings, gate: Gate, workers: int) -> None:
+    import uvicorn
+
     if workers > 1:
         gate.close()
         # Each worker builds its own gate from the same settings, passed as GATE_* variables,

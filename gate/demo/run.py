@@ -136,7 +136,10 @@ def run_demo(
             seed_records(world, gate.store)
             with BackgroundServer(gate.app) as server:
                 if keep_running:
-                    _serve_until_interrupted(world, server.url, as_json, wait)
+                    from gate.console.demo import demo_console  # the console beside the hub
+
+                    with demo_console(gate.store, server.url, world.tokens) as console:
+                        _serve_until_interrupted(world, server.url, as_json, wait, console)
                     return 0
                 rows = download_all(world, gate, server.url, root / "downloads")
             report = verify_chain(gate.store)
@@ -161,14 +164,30 @@ def run_demo(
 
 
 def _serve_until_interrupted(
-    world: DemoWorld, endpoint: str, as_json: bool, wait: Callable[[], None] | None
+    world: DemoWorld,
+    endpoint: str,
+    as_json: bool,
+    wait: Callable[[], None] | None,
+    console: dict[str, str] | None = None,
 ) -> None:
     recipients = world.recipients_json()
-    first = {"endpoint": endpoint, "recipients": recipients, "models": world.models_json()}
+    first: dict[str, object] = {
+        "endpoint": endpoint,
+        "recipients": recipients,
+        "models": world.models_json(),
+    }
+    if console is not None:
+        first["console"] = console
     if as_json:
         print(json.dumps(first), flush=True)
     else:
         print(f"Weight Gate demo serving at {endpoint} (Ctrl-C stops it)", flush=True)
+        if console is not None:
+            print(
+                f"Compliance console at {console['url']}: sign in as {console['officer']} "
+                f"with password {console['password']} (shown once)",
+                flush=True,
+            )
         for r in recipients:
             print(
                 f"  HF_ENDPOINT={endpoint} HF_TOKEN={r['token']} hf download "

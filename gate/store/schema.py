@@ -217,6 +217,29 @@ audit_checkpoints = Table(
     Column("signature", Text, nullable=False),  # hex of the DER signature
 )
 
+officers = Table(
+    "officers",
+    metadata,
+    # The compliance console's people: officers act, viewers read. Passwords are argon2 hashes.
+    Column("name", String(100), primary_key=True),
+    Column("role", String(10), nullable=False),  # officer | viewer
+    Column("password_hash", Text, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("disabled_at", UTCDateTime()),
+)
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    # Only the sha256 of the session token is kept: a database reader cannot sign in with it.
+    Column("token_sha256", String(64), primary_key=True),
+    Column("officer", String(100), ForeignKey("officers.name"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+)
+
 # Restricted-party screening (gate/store/screening.py): list versions, their entries (stored once
 # per content hash, shared by the versions that hold them), and each party's screening results.
 screening_lists = Table(

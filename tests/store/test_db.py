@@ -9,7 +9,7 @@ from sqlalchemy import inspect, text
 
 from gate.errors import InputError
 from gate.settings import Settings
-from gate.store.db import Store, open_store
+from gate.store.db import _HEAD_REVISION, Store, open_store
 from gate.store.schema import metadata
 
 
@@ -20,8 +20,7 @@ def test_migrations_create_the_tables_the_queries_use(store: Store) -> None:
         assert migrated == {c.name for c in table.columns}, table.name
     with store.read() as conn:
         assert (
-            conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            == "0002_screening"
+            conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == _HEAD_REVISION
         )
 
 
