@@ -31,6 +31,7 @@ from gate.hub.source import (
     SHA256_RE,
     EntryNotFound,
     FileEntry,
+    Refs,
     RepoNotFound,
     Resolved,
     RevisionNotFound,
@@ -109,6 +110,26 @@ class LocalStore:
         if not COMMIT_RE.match(commit) or not (folder / "snapshots" / commit).is_dir():
             raise RevisionNotFound(f"revision {revision!r} of {canonical} points to no snapshot")
         return Resolved(canonical, commit, revision)
+
+    def _refs(self, repo_id: str) -> Refs:
+        _, folder = self._repo_dir(repo_id)
+        refs_dir = folder / "refs"
+        found: list[tuple[str, str]] = []
+        for path in sorted(refs_dir.rglob("*")) if refs_dir.is_dir() else []:
+            name = path.relative_to(refs_dir).as_posix()
+            if path.is_symlink() or not path.is_file() or not _REF_RE.match(name):
+                continue
+            try:
+                commit = path.read_text(encoding="ascii").strip()
+            except (OSError, UnicodeDecodeError):
+                continue
+            if COMMIT_RE.match(commit) and (folder / "snapshots" / commit).is_dir():
+                found.append((name, commit))
+        pulls = tuple((n, c) for n, c in found if n.startswith("refs/pr/"))
+        return Refs(tuple((n, c) for n, c in found if not n.startswith("refs/")), (), pulls)
+
+    async def refs(self, repo_id: str) -> Refs:
+        return await anyio.to_thread.run_sync(self._refs, repo_id)
 
     # -- files -------------------------------------------------------------------------------
 

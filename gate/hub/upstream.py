@@ -22,6 +22,7 @@ from gate.hub.source import (
     COMMIT_RE,
     EntryNotFound,
     FileEntry,
+    Refs,
     RepoNotFound,
     Resolved,
     RevisionNotFound,
@@ -88,6 +89,27 @@ class UpstreamSource:
         if not COMMIT_RE.match(commit):
             raise UpstreamError(f"upstream sent a malformed commit {commit!r} for {repo_id}")
         return Resolved(canonical, commit, revision)
+
+    async def refs(self, repo_id: str) -> Refs:
+        url = f"{self.base_url}/api/models/{repo_id}/refs"
+        response = await self._get(url, params={"include_prs": "1"})
+        if response.status_code == 404:
+            raise RepoNotFound(f"repository {repo_id!r} not found")
+        if response.status_code != 200:
+            raise UpstreamError(f"upstream refs of {repo_id}: {_upstream_message(response)}")
+        try:
+            data = response.json()
+
+            def pairs(key: str) -> tuple[tuple[str, str], ...]:
+                return tuple(
+                    (str(r["name"]), str(r["targetCommit"]))
+                    for r in data.get(key) or []
+                    if COMMIT_RE.match(str(r["targetCommit"]))
+                )
+
+            return Refs(pairs("branches"), pairs("tags"), pairs("pullRequests"))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise UpstreamError(f"upstream sent unusable refs for {repo_id}") from exc
 
     async def _listing(self, repo_id: str, commit: str) -> dict[str, FileEntry]:
         key = (repo_id, commit)

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gate.errors import InputError
-from gate.hub.source import FileEntry, Resolved
+from gate.hub.source import EntryNotFound, FileEntry, Resolved
 from gate.server import dialect
 from gate.server.gatekeeper import Caller
 from gate.server.paths import HubPath
@@ -104,7 +104,11 @@ async def tree(request: Request, hub: HubPath, state: ServerState) -> Response:
     recursive = request.query_params.get("recursive", "false").lower() in ("true", "1")
     items = _tree_entries(files, hub.path, recursive)
     if hub.path and not items:
-        raise InputError("path", f"no folder {hub.path!r} in {resolved.repo_id}@{resolved.commit}")
+        # The hub's answer for a folder a commit lacks (transformers lists
+        # `additional_chat_templates` on every tokenizer load and tolerates only this one).
+        raise EntryNotFound(
+            f"no folder {hub.path!r} in {resolved.repo_id}@{resolved.commit}", resolved.commit
+        )
     try:
         start = int(request.query_params.get("cursor", "0"))
     except ValueError as exc:
@@ -132,6 +136,28 @@ async def paths_info(request: Request, hub: HubPath, state: ServerState) -> Resp
         elif path and any(p.startswith(path + "/") for p in by_path):
             out.append(_folder(path, files))
     return JSONResponse(out, headers={"X-Repo-Commit": resolved.commit})
+
+
+def _ref_list(kind: str, pairs: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
+    out = []
+    for name, commit in pairs:
+        ref = name if name.startswith("refs/") else f"refs/{kind}/{name}"
+        out.append({"name": name, "ref": ref, "targetCommit": commit})
+    return out
+
+
+async def refs(request: Request, hub: HubPath, state: ServerState) -> Response:
+    """`/api/models/{repo}/refs[?include_prs=1]`: branches, tags, pull requests (`list_repo_refs`)."""
+    await state.authenticate(request)
+    found = await state.source.refs(hub.repo_id)
+    body: dict[str, Any] = {
+        "branches": _ref_list("heads", found.branches),
+        "tags": _ref_list("tags", found.tags),
+        "converts": [],
+    }
+    if request.query_params.get("include_prs", "").lower() in ("1", "true"):
+        body["pullRequests"] = _ref_list("pr", found.pull_requests)
+    return JSONResponse(body)
 
 
 async def whoami(request: Request, state: ServerState) -> Response:
@@ -165,6 +191,8 @@ async def dispatch_api(request: Request, hub: HubPath, state: ServerState) -> Re
         return await model_info(request, hub, state)
     if hub.kind == "tree" and method == "GET":
         return await tree(request, hub, state)
+    if hub.kind == "refs" and method == "GET" and hub.revision is None:
+        return await refs(request, hub, state)
     if hub.kind == "paths-info" and method == "POST":
         return await paths_info(request, hub, state)
     return dialect.error_response(InputError("path", "unknown API route"), method)

@@ -71,7 +71,14 @@ def parse_resolve(raw_path: str) -> HubPath | None:
     return None
 
 
-_API_KINDS = ("revision", "tree", "paths-info", "xet-read-token", "safetensors-metadata")
+_API_KINDS = (
+    "revision",
+    "tree",
+    "paths-info",
+    "refs",
+    "xet-read-token",
+    "safetensors-metadata",
+)
 
 
 def parse_api(raw_path: str) -> HubPath | None:
