@@ -147,7 +147,7 @@ def _ref_list(kind: str, pairs: tuple[tuple[str, str], ...]) -> list[dict[str, s
 
 
 async def refs(request: Request, hub: HubPath, state: ServerState) -> Response:
-    """`/api/models/{repo}/refs[?include_prs=1]`: branches, tags, pull requests (`list_repo_refs`)."""
+    """`/api/models/{repo}/refs[?include_prs=1]`: what `list_repo_refs` reads."""
     await state.authenticate(request)
     found = await state.source.refs(hub.repo_id)
     body: dict[str, Any] = {
