@@ -175,6 +175,13 @@ class MemoryGatekeeper:
         record["answers"].update(answers)
         return {"id": inquiry_id, "status": record["status"], "answers": record["answers"]}
 
+    def inquiry(self, caller: Caller, inquiry_id: str) -> dict[str, Any]:
+        record = self.inquiries.get(inquiry_id)
+        if record is None or record["recipient"] != caller.recipient_id:
+            raise NotFoundError(f"inquiry {inquiry_id} not found")
+        questions = [{"id": "destination", "answer_shape": {"example": "DE"}}]
+        return {"id": inquiry_id, "status": record["status"], "questions": questions}
+
     def receipt(self, caller: Caller, decision_id: str) -> dict[str, Any]:
         raise NotFoundError(f"no receipt for decision {decision_id!r}")
 
