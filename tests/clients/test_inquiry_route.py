@@ -81,7 +81,9 @@ def test_the_recipient_reads_its_questions_with_shapes(
     assert body["answer"]["url"] == f"/api/gate/inquiries/{inquiry_id}/answers"
     # The example answers are valid answers: posting them is accepted.
     posted = httpx.post(
-        f"{url}{body['answer']['url']}", json=body["answer"]["example"], headers=_bearer(demo, "lumen")
+        f"{url}{body['answer']['url']}",
+        json=body["answer"]["example"],
+        headers=_bearer(demo, "lumen"),
     )
     assert posted.status_code == 200, posted.text
     again = httpx.get(f"{url}/api/gate/inquiries/{inquiry_id}", headers=_bearer(demo, "lumen"))
