@@ -21,11 +21,14 @@ from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
 from huggingface_hub.utils import logging as hf_logging
 from huggingface_hub.utils.tqdm import disable_progress_bars
 
+from gate.demo.generate import render_generation, run_generation
 from gate.demo.scenario import RECIPIENTS, DemoWorld, build_world, seed_records
 from gate.server.background import BackgroundServer
 from gate.server.serve import Gate, build_gate
 from gate.store import audit
 from gate.store.verify import verify_chain
+
+GENERATION_REPO = "acme/frontier-x"
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,8 @@ def run_demo(
                     _serve_until_interrupted(world, server.url, as_json, wait)
                     return 0
                 rows = download_all(world, gate, server.url, root / "downloads")
+                tokens = (world.tokens["nordic"], world.tokens["shenzhen"])
+                generation = run_generation(server.url, GENERATION_REPO, tokens, root / "hf-home")
             report = verify_chain(gate.store)
             if as_json:
                 print(
@@ -147,11 +152,13 @@ def run_demo(
                             "endpoint": server.url,
                             "rows": [r.__dict__ for r in rows],
                             "audit": {"intact": report.ok, "entries": report.entries},
+                            "transformers": generation,
                         }
                     )
                 )
             else:
                 render(rows, server.url, report.ok, report.entries)
+                render_generation(generation, GENERATION_REPO)
             return 0 if report.ok else 1
         finally:
             gate.close()
@@ -164,7 +171,12 @@ def _serve_until_interrupted(
     world: DemoWorld, endpoint: str, as_json: bool, wait: Callable[[], None] | None
 ) -> None:
     recipients = world.recipients_json()
-    first = {"endpoint": endpoint, "recipients": recipients, "models": world.models_json()}
+    first = {
+        "endpoint": endpoint,
+        "recipients": recipients,
+        "models": world.models_json(),
+        "public_key_pem": str(world.public_key_pem()),
+    }
     if as_json:
         print(json.dumps(first), flush=True)
     else:
