@@ -90,7 +90,7 @@ def _load(repo_id: str, token: str, cache: Path, warnings: _Warnings) -> dict[st
 def main(repo_id: str) -> None:
     from transformers.utils import logging as tf_logging
 
-    tf_logging.disable_progress_bar()
+    tf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     warnings = _Warnings()
     # huggingface_hub prints the gate's X-HF-Warning through this logger: keep it for the report.
     hub_logger = logging.getLogger("huggingface_hub")
