@@ -30,6 +30,7 @@ def _register() -> None:
         demo_cmd,
         estimate_cmd,
         keys_cmd,
+        models_import_cmd,
         records_cmd,
         rules_cmd,
         serve_cmd,
@@ -43,6 +44,7 @@ def _register() -> None:
         records_cmd,
         estimate_cmd,
         keys_cmd,
+        models_import_cmd,
     ):
         module.register(app)
 

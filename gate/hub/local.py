@@ -75,6 +75,23 @@ class LocalStore:
 
     # -- repositories and revisions ----------------------------------------------------------
 
+    def repositories(self) -> list[str]:
+        """Every repository the store holds (a `models--org--name` folder with a snapshot)."""
+        try:
+            entries = sorted(os.scandir(self.root), key=lambda e: e.name)
+        except OSError as exc:
+            raise UpstreamError(f"local store {self.root} unreadable: {exc}") from exc
+        found = []
+        for entry in entries:
+            if not entry.name.startswith(_PREFIX) or not entry.is_dir():
+                continue
+            repo_id = entry.name[len(_PREFIX) :].replace("--", "/")
+            snapshots = Path(entry.path) / "snapshots"
+            segments = repo_id.split("/")
+            if snapshots.is_dir() and all(REPO_SEGMENT_RE.match(s) for s in segments):
+                found.append(repo_id)
+        return found
+
     def _repo_dir(self, repo_id: str) -> tuple[str, Path]:
         """Canonical spelling and folder of a repository, matched case-insensitively.
 
