@@ -33,6 +33,7 @@ def _register() -> None:
         models_import_cmd,
         records_cmd,
         rules_cmd,
+        screening_cmd,
         serve_cmd,
     )
 
@@ -44,6 +45,7 @@ def _register() -> None:
         records_cmd,
         estimate_cmd,
         keys_cmd,
+        screening_cmd,
         models_import_cmd,
     ):
         module.register(app)

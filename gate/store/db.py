@@ -28,7 +28,7 @@ from sqlalchemy.pool import NullPool
 from gate.errors import InputError, StoreError
 
 _MIGRATION_LOCK_KEY = 4_091_0001  # PostgreSQL advisory lock taken while migrating
-_HEAD_REVISION = "0001"
+_HEAD_REVISION = "0002_screening"
 
 
 class Signer(Protocol):

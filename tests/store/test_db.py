@@ -18,7 +18,10 @@ def test_migrations_create_the_tables_the_queries_use(store: Store) -> None:
         migrated = {c["name"] for c in inspector.get_columns(table.name)}
         assert migrated == {c.name for c in table.columns}, table.name
     with store.read() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert (
+            conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            == "0002_screening"
+        )
 
 
 def test_reopening_is_idempotent(database_url: str) -> None:
