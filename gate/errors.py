@@ -88,3 +88,9 @@ class UpstreamError(GateError):
 
     exit_code = 6
     http_status = 502
+
+
+class AddressInUseError(GateError):
+    """`gate serve` cannot listen: another process holds the address and port."""
+
+    exit_code = 7

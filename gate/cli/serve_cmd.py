@@ -3,11 +3,76 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from gate.server.settings import load_serve_settings
+from gate.cli.output import stderr
+from gate.errors import AddressInUseError, InputError
+from gate.server.settings import ServeSettings, load_serve_settings
+
+if TYPE_CHECKING:
+    from gate.server.serve import Gate
+
+
+def startup_checks(settings: ServeSettings) -> int | None:
+    """Refuse a store folder that does not exist and a port already taken; warn on an empty
+    store. Returns how many repositories the store holds (None in upstream mode)."""
+    count = None
+    if settings.store is not None:
+        from gate.hub.local import LocalStore
+
+        if not settings.store.is_dir():
+            raise InputError(
+                "store",
+                f"store folder {settings.store} does not exist; create it and add a model with"
+                f" `gate models import FOLDER --repo org/name --store {settings.store}`",
+            )
+        count = len(LocalStore(settings.store).repositories())
+        if count == 0:
+            stderr().print(
+                f"warning: {settings.store} holds no repository (HF-cache layout,"
+                " models--org--name/); add one with `gate models import FOLDER --repo org/name`",
+                markup=False,
+            )
+    with socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET) as probe:
+        # As uvicorn binds: SO_REUSEADDR, so only a live listener makes this fail.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((settings.host, settings.port))
+        except OSError as exc:
+            raise AddressInUseError(
+                f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}"
+                " (another process holds it? choose another with --port or GATE_PORT)"
+            ) from None
+    return count
+
+
+def startup_summary(settings: ServeSettings, gate: Gate, repositories: int | None) -> str:
+    """The one line `gate serve` prints before it listens."""
+    from datetime import date
+
+    from gate.crypto.keys import KeyRing
+    from gate.store import screening_lists
+
+    if settings.store is not None:
+        source = f"store {settings.store.resolve()} ({repositories} repositories)"
+    else:
+        source = f"upstream {settings.upstream}"
+    screening = screening_lists.state(gate.store, date.today())
+    if screening.on and screening.list is not None:
+        listed = f"list of {screening.list.list_date} ({screening.age_days} days old"
+        screening_text = f"on, {listed}{', STALE' if screening.stale else ''})"
+    else:
+        screening_text = "off (no list imported: gate screening import)"
+    ruleset = gate.gatekeeper.ruleset
+    return (
+        f"gate serve: http://{settings.host}:{settings.port} | source: {source}"
+        f" | mode: {settings.mode} | key: {KeyRing(settings.effective_key_dir).active_key_id}"
+        f" | rulesets: {ruleset.id} | screening: {screening_text}"
+    )
 
 
 def serve(
@@ -44,7 +109,9 @@ def serve(
             "workers": workers,
         },
     )
+    repositories = startup_checks(settings)
     gate = build_gate(settings)  # fails here, once, on a missing key or an unreachable store
+    stderr().print(startup_summary(settings, gate, repositories), markup=False)
     configure_json_logging(settings.log_level)
     if settings.workers > 1:
         gate.close()
