@@ -8,6 +8,7 @@ Model building needs torch and transformers; the module-scoped world is built on
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from gate.store import credentials, models, recipients
 
 LLAMA = "lab/tiny-llama"
 ENCODER = "lab/tiny-encoder"
+DIFFUSION = "lab/tiny-ddpm"
 PASSPHRASE = "clients-test"
 
 
@@ -71,10 +73,12 @@ def run_client(world: World, who: str, home: Path, *args: str) -> subprocess.Com
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     pytest.importorskip("torch")
     pytest.importorskip("sentence_transformers")
-    from tests.clients.tiny import encoder, llama
+    from tests.clients.tiny import diffusion, encoder, llama
 
     root = tmp_path_factory.mktemp("clients")
     files = {LLAMA: llama(root / "src-llama"), ENCODER: encoder(root / "src-encoder")}
+    if importlib.util.find_spec("diffusers") is not None:  # not a project dependency
+        files[DIFFUSION] = diffusion(root / "src-ddpm")
     store_dir = root / "hub"
     commits = {repo: write_snapshot(store_dir, repo, content) for repo, content in files.items()}
     KeyRing(root / "keys").init(PASSPHRASE)

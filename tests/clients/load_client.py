@@ -45,6 +45,20 @@ def sentence(repo: str) -> dict[str, Any]:
     return out
 
 
+def diffusion(repo: str) -> dict[str, Any]:
+    from diffusers import DDPMPipeline
+
+    out: dict[str, Any] = {}
+
+    def sample() -> list[int]:
+        pipe = DDPMPipeline.from_pretrained(repo)
+        return list(pipe(num_inference_steps=2, output_type="np").images.shape)
+
+    _step(out, "sample", sample)
+    return out
+
+
 if __name__ == "__main__":
     kind, name = sys.argv[1], sys.argv[2]
-    print("RESULT " + json.dumps(causal(name) if kind == "causal" else sentence(name)))
+    loaders = {"causal": causal, "sentence": sentence, "diffusion": diffusion}
+    print("RESULT " + json.dumps(loaders[kind](name)))

@@ -16,7 +16,7 @@ from huggingface_hub import HfApi, HfFileSystem, hf_hub_download, snapshot_downl
 from huggingface_hub.errors import GatedRepoError
 
 from gate.crypto.snapshot_bundle import SIDECAR_PATH
-from tests.clients.conftest import ENCODER, LLAMA, World, run_client
+from tests.clients.conftest import DIFFUSION, ENCODER, LLAMA, World, run_client
 
 pytestmark = pytest.mark.slow
 
@@ -152,3 +152,12 @@ def test_sentence_transformers(world: World, tmp_path: Path) -> None:
     refused, stderr = _loaded(world, "refused", tmp_path / "r", "sentence", ENCODER)
     assert "error" in refused["encode"], refused
     assert REASON in stderr or REASON in refused["encode"]["error"]
+
+
+def test_diffusers(world: World, tmp_path: Path) -> None:
+    if DIFFUSION not in world.files:
+        pytest.skip("diffusers is not installed (not a project dependency)")
+    allowed, stderr = _loaded(world, "allowed", tmp_path / "a", "diffusion", DIFFUSION)
+    assert allowed["sample"] == [1, 8, 8, 3], (allowed, stderr[-2000:])
+    refused, _ = _loaded(world, "refused", tmp_path / "r", "diffusion", DIFFUSION)
+    assert REASON in refused["sample"]["error"], refused
