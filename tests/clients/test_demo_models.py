@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -31,7 +33,17 @@ def test_tiny_llama_loads_and_generates_in_transformers(tmp_path: Path, shards: 
     assert tokenizer.decode(out[0][:3]) == "the gate decides"
 
 
+@pytest.fixture
+def hub_logging() -> Iterator[None]:
+    """The demo quiets huggingface_hub's logger for its table; give later tests it back."""
+    hub = logging.getLogger("huggingface_hub")
+    level = hub.level
+    yield
+    hub.setLevel(level)
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("hub_logging")
 def test_demo_generates_for_the_allowed_and_shows_the_refusal(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -54,6 +66,7 @@ def test_without_torch_the_step_is_skipped_in_one_line(
     assert "torch" in result["skipped"]
 
 
+@pytest.mark.usefixtures("hub_logging")
 def test_keep_running_json_gives_the_public_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
