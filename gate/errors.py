@@ -90,6 +90,13 @@ class UpstreamError(GateError):
     http_status = 502
 
 
+class UpstreamAuthError(UpstreamError):
+    """A hub refused the credential sent to it (HTTP 401/403): the CLI's `--token`, or the
+    gate's own upstream token (then the recipient sees an upstream failure, not a 401)."""
+
+    exit_code = 4
+
+
 class AddressInUseError(GateError):
     """`gate serve` cannot listen: another process holds the address and port."""
 

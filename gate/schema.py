@@ -24,6 +24,7 @@ from gate.core.values import (
     TransferRequest,
 )
 from gate.errors import GateError, InputError
+from gate.model_codec import model_facts_to_dict
 from gate.rules.countries import normalize_country
 
 
@@ -37,6 +38,7 @@ class ComputeIn(_Strict):
     central: float | None = None
     operations: float | None = None
     method: str | None = None
+    evidence: list[str] = []
 
     @field_validator("low", "high", "central", "operations")
     @classmethod
@@ -59,9 +61,13 @@ class ModelIn(_Strict):
     declaration_id: str | None = None
 
 
+ScreeningIn = Literal["clear", "possible_match", "match"]
+
+
 class PartyIn(_Strict):
     name: str = Field(min_length=1)
     headquarters: str | None = None
+    screening: ScreeningIn | None = None
 
 
 class AttestationIn(_Strict):
@@ -75,6 +81,7 @@ class RecipientIn(_Strict):
     headquarters: str | None = None
     ultimate_parent: PartyIn | Literal["self"] | None = None
     security_attestation: AttestationIn | None = None
+    screening: ScreeningIn | None = None
 
 
 class InquiryIn(_Strict):
@@ -110,13 +117,15 @@ def _country(value: str | None, field: str) -> str | None:
 def _compute(value: ComputeIn | None) -> ComputeInterval:
     if value is None:
         return ComputeInterval()
-    method = value.method or "request"
+    method = value.method if value.method is not None else "request"
+    evidence = tuple(value.evidence)
     if value.operations is not None:
         if value.low is not None or value.high is not None:
             raise InputError("model.training_compute", "give either operations or low/high")
-        return ComputeInterval.exactly(value.operations, method)
+        ops = value.operations
+        return ComputeInterval(ops, ops, ops, method, evidence)
     try:
-        return ComputeInterval(value.low, value.high, value.central, method)
+        return ComputeInterval(value.low, value.high, value.central, method, evidence)
     except InputError as exc:
         raise InputError(f"model.{exc.field}", exc.problem) from None
 
@@ -134,6 +143,7 @@ def to_request(parsed: RequestIn) -> TransferRequest:
         parent = Party(
             r.ultimate_parent.name,
             _country(r.ultimate_parent.headquarters, "recipient.ultimate_parent.headquarters"),
+            r.ultimate_parent.screening,
         )
     recipient = Recipient(
         name=r.name,
@@ -143,6 +153,7 @@ def to_request(parsed: RequestIn) -> TransferRequest:
         security_attestation=None
         if r.security_attestation is None
         else Attestation(r.security_attestation.valid_until, r.security_attestation.valid_from),
+        screening=r.screening,
     )
     m = parsed.model
     model = ModelFacts(
@@ -237,36 +248,23 @@ def parse_request_json(text: str | bytes, source: str = "request") -> TransferRe
 def request_to_dict(request: TransferRequest) -> dict[str, Any]:
     """The request JSON for a core request: `parse_request(request_to_dict(r)) == r`."""
     model = request.model
-    tc = model.training_compute
     recipient = request.recipient
     parent = recipient.ultimate_parent
     return {
         "date": request.date.isoformat(),
         "file": request.file,
-        "model": {
-            "repo_id": model.repo_id,
-            "revision": model.revision,
-            "commit": model.commit,
-            "designated": model.designated,
-            "designation_reason": model.designation_reason,
-            "published": model.published,
-            "publication_evidence": model.publication_evidence,
-            "training_compute": {
-                "low": tc.low,
-                "high": tc.high,
-                "central": tc.central,
-                "method": tc.method,
-            },
-            "less_capable_than_published": model.less_capable_than_published,
-            "declaration_id": model.declaration_id,
-        },
+        "model": model_facts_to_dict(model),
         "recipient": {
             "name": recipient.name,
             "id": recipient.id,
             "headquarters": recipient.headquarters,
             "ultimate_parent": parent
             if parent is None or isinstance(parent, str)
-            else {"name": parent.name, "headquarters": parent.headquarters},
+            else {
+                "name": parent.name,
+                "headquarters": parent.headquarters,
+                "screening": parent.screening,
+            },
             "security_attestation": None
             if recipient.security_attestation is None
             else {
@@ -275,6 +273,7 @@ def request_to_dict(request: TransferRequest) -> dict[str, Any]:
                 if recipient.security_attestation.valid_from is None
                 else recipient.security_attestation.valid_from.isoformat(),
             },
+            "screening": recipient.screening,
         },
         "destination": request.destination,
         "trained_on_operator_infrastructure": request.trained_on_operator_infrastructure,

@@ -98,7 +98,7 @@ async def _classified(root: Path, db: str | None) -> list[dict[str, Any]]:
     from gate.crypto.keys import load_public_keys
     from gate.hub.local import LocalStore
     from gate.rules.loader import resolve_ruleset
-    from gate.server.classifying import classify_commit
+    from gate.service.classifying import classify_commit
     from gate.settings import Settings
     from gate.store import models
 

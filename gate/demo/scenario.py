@@ -28,11 +28,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gate.compute.declaration import parse_declaration, sign_declaration
+from gate.compute.pipeline import DECLARATION_FILE
 from gate.core.canonical import sha256_hex
 from gate.crypto.keys import KeyRing
 from gate.demo.tiny_models import llama_files, weight_files
 from gate.hub.layout import write_snapshot
-from gate.server.classifying import DECLARATION_FILE
 from gate.server.settings import ServeSettings
 from gate.store import credentials, models, recipients
 from gate.store.db import Store

@@ -16,7 +16,8 @@ from pathlib import Path, PurePosixPath
 
 from gate.errors import InputError
 from gate.hub.local import repo_folder
-from gate.hub.source import CHUNK_SIZE, REPO_SEGMENT_RE, git_blob_oid
+from gate.hub.source import CHUNK_SIZE, git_blob_oid
+from gate.names import is_ref, is_repo_id
 
 LFS_MIN = 1000
 """Files this large, and every safetensors file, are stored as LFS blobs (named by sha256)."""
@@ -152,11 +153,9 @@ def import_folder(
     otherwise), the commit is `content_commit` of the files, and files are streamed, never held
     in memory whole. `on_bytes` is told of every chunk copied (for a progress bar).
     """
-    segments = repo_id.split("/")
-    if not 1 <= len(segments) <= 2 or not all(REPO_SEGMENT_RE.match(s) for s in segments):
+    if not is_repo_id(repo_id):
         raise InputError("repo", f"expected a repository name like org/name, got {repo_id!r}")
-    parts = revision.split("/")
-    if not revision or any(not REPO_SEGMENT_RE.match(p) for p in parts):
+    if not is_ref(revision) or any(p in (".", "..") for p in revision.split("/")):
         raise InputError("revision", f"not a usable revision name: {revision!r}")
     files = folder_files(folder)
     repo_dir = root / repo_folder(repo_id)

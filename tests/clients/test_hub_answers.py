@@ -21,34 +21,33 @@ from huggingface_hub.errors import (
 from gate.core.values import ModelFacts
 from gate.hub.local import LocalStore
 from gate.hub.upstream import UpstreamSource
-from gate.rules.loader import load_default_ruleset
 from gate.server.app import create_app
 from gate.server.background import BackgroundServer
-from tests.server.conftest import MemoryGatekeeper, Repos, build_store, default_accounts
+from tests.server.conftest import Repos, build_store, store_keeper
 
 
 @pytest.fixture(scope="module", params=["store", "upstream"])
 def hub(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[HfApi, Repos]]:
-    repos = build_store(tmp_path_factory.mktemp("answers"))
-    keeper = MemoryGatekeeper(
-        load_default_ruleset(),
-        default_accounts(),
-        {r: ModelFacts(repo_id=r, published=True) for r in repos.files},
-    )
-    with BackgroundServer(create_app(LocalStore(repos.root), keeper)) as store_gate:
-        if request.param == "store":
-            yield HfApi(endpoint=store_gate.url, token="tok-acme"), repos
-            return
-        front_keeper = MemoryGatekeeper(
-            load_default_ruleset(),
-            default_accounts(),
-            {r: ModelFacts(repo_id=r, published=True) for r in repos.files},
-        )
-        source = UpstreamSource(store_gate.url, "tok-proxy")
-        with BackgroundServer(create_app(source, front_keeper)) as front:
-            yield HfApi(endpoint=front.url, token="tok-acme"), repos
+    root = tmp_path_factory.mktemp("answers")
+    repos = build_store(root / "hub")
+    published = {r: ModelFacts(repo_id=r, published=True) for r in repos.files}
+    keeper = store_keeper(root / "records", published)
+    try:
+        with BackgroundServer(create_app(LocalStore(repos.root), keeper)) as store_gate:
+            if request.param == "store":
+                yield HfApi(endpoint=store_gate.url, token="tok-acme"), repos
+                return
+            front_keeper = store_keeper(root / "front-records", published)
+            try:
+                source = UpstreamSource(store_gate.url, keeper.tokens["tok-proxy"])
+                with BackgroundServer(create_app(source, front_keeper)) as front:
+                    yield HfApi(endpoint=front.url, token="tok-acme"), repos
+            finally:
+                front_keeper.store.close()
+    finally:
+        keeper.store.close()
 
 
 def test_a_missing_folder_or_file_is_entry_not_found(hub: tuple[HfApi, Repos]) -> None:
