@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gate.errors import InputError
+from gate.errors import InputError, NotFoundError
 from gate.hub.source import EntryNotFound, FileEntry, Resolved
 from gate.server import dialect
 from gate.server.paths import HubPath
@@ -195,4 +195,4 @@ async def dispatch_api(request: Request, hub: HubPath, state: ServerState) -> Re
         return await refs(request, hub, state)
     if hub.kind == "paths-info" and method == "POST":
         return await paths_info(request, hub, state)
-    return dialect.error_response(InputError("path", "unknown API route"), method)
+    return dialect.error_response(NotFoundError("this gate does not serve that API route"), method)

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from gate.errors import InputError
+from gate.errors import InputError, NotFoundError
 from gate.names import is_repo_segment
 
 
@@ -97,7 +97,8 @@ def parse_api(raw_path: str) -> HubPath | None:
             return HubPath(kind, repo, revision, path)
     if 1 <= len(rest) <= 2 and all(rest):
         return HubPath("info", _repo(rest), None, "")
-    raise InputError("path", "unknown API route")
+    # A plain 404, not RepoNotFound: the client would tell its user the repository is missing.
+    raise NotFoundError("this gate does not serve that API route")
 
 
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")

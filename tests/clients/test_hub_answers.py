@@ -14,6 +14,7 @@ import pytest
 from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import (
     EntryNotFoundError,
+    HfHubHTTPError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
@@ -108,3 +109,14 @@ def test_refs_and_file_metadata(hub: tuple[HfApi, Repos]) -> None:
         assert by_name[path].size == len(data), path
         assert by_name[path].blob_id
     assert by_name["model-00001-of-00002.safetensors"].lfs is not None
+
+
+def test_a_route_the_gate_does_not_serve_is_not_a_missing_repository(
+    hub: tuple[HfApi, Repos],
+) -> None:
+    api, _ = hub
+    with pytest.raises(HfHubHTTPError) as caught:
+        api.list_repo_commits("lab/frontier")
+    assert not isinstance(caught.value, RepositoryNotFoundError)
+    assert caught.value.response is not None and caught.value.response.status_code == 404
+    assert "does not serve that API route" in str(caught.value)
