@@ -187,6 +187,7 @@ def _serve_until_interrupted(
                 f"acme/frontier-x   # as {r['name']}",
                 flush=True,
             )
+        print(f"  the gate's public key (plugin, model_signing): {first['public_key_pem']}")
     try:
         (wait or threading.Event().wait)()
     except KeyboardInterrupt:
