@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from gate.errors import InputError, NotFoundError
 from gate.hub.source import EntryNotFound, FileEntry, Resolved
 from gate.server import dialect
+from gate.server.hints import MAX_CONFIG, loading_hints
 from gate.server.paths import HubPath
 from gate.server.state import ServerState
 from gate.service.gatekeeper import Caller
@@ -71,8 +72,27 @@ async def model_info(request: Request, hub: HubPath, state: ServerState) -> Resp
         "disabled": False,
         "tags": [],
         "siblings": [_sibling(e) for e in files],
+        **await _hints(state, resolved, files),
     }
     return JSONResponse(body, headers={"X-Repo-Commit": resolved.commit})
+
+
+async def _hints(state: ServerState, resolved: Resolved, files: list[FileEntry]) -> dict[str, str]:
+    """`pipeline_tag`/`library_name`, worked out once per commit (a commit never changes)."""
+    key = (resolved.repo_id, resolved.commit)
+    known = state.loading_hints.get(key)
+    if known is not None:
+        return known
+    config = next((e for e in files if e.path == "config.json"), None)
+    text = None
+    if config is not None and config.size <= MAX_CONFIG:
+        chunks = state.source.open(resolved.repo_id, resolved.commit, config, 0, config.size)
+        text = b"".join([chunk async for chunk in chunks])
+    found = loading_hints({e.path for e in files}, text)
+    state.loading_hints[key] = found
+    if len(state.loading_hints) > 4096:
+        state.loading_hints.popitem(last=False)
+    return found
 
 
 def _tree_entries(files: list[FileEntry], base: str, recursive: bool) -> list[dict[str, Any]]:

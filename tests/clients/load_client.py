@@ -30,6 +30,12 @@ def causal(repo: str) -> dict[str, Any]:
         return str(result[0]["generated_text"])
 
     _step(out, "pipeline", generate)
+
+    def inferred_task() -> str:  # no task given: transformers asks the hub's pipeline_tag
+        result = pipeline(model=repo)("hello world", max_new_tokens=2, do_sample=False)
+        return str(result[0]["generated_text"])
+
+    _step(out, "pipeline_without_task", inferred_task)
     return out
 
 

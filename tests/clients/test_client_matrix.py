@@ -99,6 +99,13 @@ def test_hub_metadata_answers(world: World) -> None:
     assert "model.safetensors" in lfs
     expanded = api.model_info(LLAMA, expand=["sha", "siblings"])
     assert expanded.sha == world.commits[LLAMA]
+    # How to load it, as the Hub says it: `pipeline(model=...)` without a task needs it.
+    assert (info.pipeline_tag, info.library_name) == ("text-generation", "transformers")
+    encoder = api.model_info(ENCODER)
+    assert (encoder.pipeline_tag, encoder.library_name) == (
+        "sentence-similarity",
+        "sentence-transformers",
+    )
     refs = api.list_repo_refs(LLAMA)
     assert [(b.name, b.target_commit) for b in refs.branches] == [("main", world.commits[LLAMA])]
 
@@ -132,6 +139,7 @@ def test_transformers_allowed(world: World, tmp_path: Path) -> None:
     assert isinstance(result["tokenizer"], list) and len(result["tokenizer"]) >= 2, result
     assert result["model"] == "LlamaForCausalLM", result
     assert isinstance(result["pipeline"], str) and result["pipeline"].startswith("hello world")
+    assert isinstance(result["pipeline_without_task"], str), result
 
 
 def test_transformers_refused_shows_the_reason(world: World, tmp_path: Path) -> None:
@@ -139,7 +147,7 @@ def test_transformers_refused_shows_the_reason(world: World, tmp_path: Path) -> 
     # Config and tokenizer are not parameters: they flow to anyone.
     assert result["config"] == "llama", result
     assert isinstance(result["tokenizer"], list), result
-    for step in ("model", "pipeline"):
+    for step in ("model", "pipeline", "pipeline_without_task"):
         assert "error" in result[step], result
     # transformers swallows GatedRepoError while it probes for weight files; the gate's reason
     # reaches the user as the client's printed warning.
