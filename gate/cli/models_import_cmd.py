@@ -181,9 +181,7 @@ def models_list(
     )
 
 
-def register(app: typer.Typer) -> None:
+def add_store_commands(models_app: typer.Typer) -> None:
     """Adds `import` and `list` to the `gate models` group (gate.cli.models_cmd holds the rest)."""
-    from gate.cli.models_cmd import models_app
-
     models_app.command("import")(models_import)
     models_app.command("list")(models_list)

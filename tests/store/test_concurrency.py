@@ -14,9 +14,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from gate.errors import StoreError
 from gate.store import audit
 from gate.store.db import Store, open_store
+
+pytestmark = pytest.mark.slow
 
 WRITER = str(Path(__file__).with_name("writer_proc.py"))
 
