@@ -7,7 +7,11 @@ trained for it, which RULES.md's duty to inquire holds until Lumen says where th
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,3 +122,29 @@ def test_a_wrong_answer_key_lists_the_valid_ones(
     error = response.json()["error"]
     assert "export_destination" in error
     assert Question.EXPORT_DESTINATIONS.value in error.split("its questions are", 1)[1]
+
+
+@pytest.mark.slow
+def test_the_recipient_gets_from_hold_to_answered_with_the_plugin_command(
+    world: tuple[DemoWorld, str], tmp_path: Path
+) -> None:
+    """Only what the refusal names: `python -m weight_gate_hf inquiry show|answer ID`."""
+    demo, url = world
+    inquiry_id, message = _held(demo, url, tmp_path)
+    assert f"python -m weight_gate_hf inquiry show {inquiry_id}" in message
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "GATE_"))}
+    env |= {"GATE_PLUGIN_ENDPOINT": url, "GATE_PLUGIN_TOKEN": demo.tokens["lumen"]}
+
+    def plugin(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "weight_gate_hf", "inquiry", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    shown = plugin("show", inquiry_id)
+    assert shown.returncode == 0, shown.stderr
+    assert Question.EXPORT_DESTINATIONS.value in shown.stdout and "answer shape" in shown.stdout
+    body = httpx.get(f"{url}/api/gate/inquiries/{inquiry_id}", headers=_bearer(demo, "lumen"))
+    pairs = [f"{k}={json.dumps(v)}" for k, v in body.json()["answer"]["example"].items()]
+    answered = plugin("answer", inquiry_id, *pairs)
+    assert answered.returncode == 0, answered.stderr
+    again = httpx.get(f"{url}/api/gate/inquiries/{inquiry_id}", headers=_bearer(demo, "lumen"))
+    assert again.json()["status"] == "answered"
