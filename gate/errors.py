@@ -98,6 +98,7 @@ class UpstreamAuthError(UpstreamError):
 
 
 class AddressInUseError(GateError):
-    """`gate serve` cannot listen: another process holds the address and port."""
+    """`gate serve` cannot listen on its address and port (another process holds them, or the
+    address is not this machine's)."""
 
     exit_code = 7

@@ -66,6 +66,7 @@ def test_without_torch_the_step_is_skipped_in_one_line(
     assert "torch" in result["skipped"]
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("hub_logging")
 def test_keep_running_json_gives_the_public_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
