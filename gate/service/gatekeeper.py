@@ -162,11 +162,9 @@ def answer_from_decision(
         parts.append(reason)
     if decision.verdict is Verdict.HOLD and inquiry_id is not None:
         parts.append(
-            f"inquiry {inquiry_id} is open: read its questions with"
-            f" `python -m weight_gate_hf inquiry show {inquiry_id}`"
-            f" (GET /api/gate/inquiries/{inquiry_id} with your token) and answer with"
-            f" `python -m weight_gate_hf inquiry answer {inquiry_id}`"
-            f" (POST /api/gate/inquiries/{inquiry_id}/answers)"
+            # Kept short: the whole line is capped, and what follows it must still fit.
+            f"inquiry {inquiry_id} is open: `python -m weight_gate_hf inquiry show|answer"
+            f" {inquiry_id}` (GET /api/gate/inquiries/{inquiry_id}, POST .../answers)"
         )
     parts.append(f"decision {decision_id}")
     message = _ascii_line("; ".join(_ascii_line(p) for p in parts))

@@ -62,9 +62,8 @@ def test_the_refusal_names_the_inquiry_and_how_to_answer(
     demo, url = world
     inquiry_id, message = _held(demo, url, tmp_path)
     assert "hold (duty_to_inquire)" in message
-    assert f"inquiry show {inquiry_id}" in message
-    assert f"GET /api/gate/inquiries/{inquiry_id}" in message
-    assert f"POST /api/gate/inquiries/{inquiry_id}/answers" in message
+    assert f"python -m weight_gate_hf inquiry show|answer {inquiry_id}" in message
+    assert f"GET /api/gate/inquiries/{inquiry_id}, POST .../answers" in message
 
 
 def test_the_recipient_reads_its_questions_with_shapes(
@@ -131,7 +130,7 @@ def test_the_recipient_gets_from_hold_to_answered_with_the_plugin_command(
     """Only what the refusal names: `python -m weight_gate_hf inquiry show|answer ID`."""
     demo, url = world
     inquiry_id, message = _held(demo, url, tmp_path)
-    assert f"python -m weight_gate_hf inquiry show {inquiry_id}" in message
+    assert f"python -m weight_gate_hf inquiry show|answer {inquiry_id}" in message
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "GATE_"))}
     env |= {"GATE_PLUGIN_ENDPOINT": url, "GATE_PLUGIN_TOKEN": demo.tokens["lumen"]}
 
