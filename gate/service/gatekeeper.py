@@ -164,7 +164,7 @@ def answer_from_decision(
         parts.append(
             # Kept short: the whole line is capped, and what follows it must still fit.
             f"inquiry {inquiry_id} is open: `python -m weight_gate_hf inquiry show|answer"
-            f" {inquiry_id}` (GET /api/gate/inquiries/{inquiry_id}, POST .../answers)"
+            f" {inquiry_id}` (or GET, then POST /api/gate/inquiries/{inquiry_id}/answers)"
         )
     parts.append(f"decision {decision_id}")
     message = _ascii_line("; ".join(_ascii_line(p) for p in parts))

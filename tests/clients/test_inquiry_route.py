@@ -63,7 +63,7 @@ def test_the_refusal_names_the_inquiry_and_how_to_answer(
     inquiry_id, message = _held(demo, url, tmp_path)
     assert "hold (duty_to_inquire)" in message
     assert f"python -m weight_gate_hf inquiry show|answer {inquiry_id}" in message
-    assert f"GET /api/gate/inquiries/{inquiry_id}, POST .../answers" in message
+    assert f"GET, then POST /api/gate/inquiries/{inquiry_id}/answers" in message
 
 
 def test_the_recipient_reads_its_questions_with_shapes(
