@@ -39,6 +39,7 @@ from pydantic_settings import (
 
 from gate.errors import InputError
 from gate.networks import Network, parse_networks
+from gate.screening import DEFAULT_MAX_LIST_AGE_DAYS, DEFAULT_THRESHOLD
 
 ENV_PREFIX = "GATE_"
 CONFIG_ENV = "GATE_CONFIG"
@@ -134,7 +135,26 @@ class Settings(BaseSettings):
         default=None, description="Passphrase of the signing key (never logged)."
     )
     ruleset: Path | None = Field(
-        default=None, description="Ruleset TOML to decide under; default: the shipped one."
+        default=None,
+        description="One ruleset TOML to decide under, as a set of one (GATE_RULESETS names a "
+        "set; not both).",
+    )
+    rulesets: list[Path] | None = Field(
+        default=None,
+        description="The ruleset set to decide under, in order (GATE_RULESETS as a JSON list of "
+        "TOML paths); default: the shipped set, ai-diffusion-2025 then ear-embargoes.",
+    )
+    screening_threshold: float = Field(
+        default=DEFAULT_THRESHOLD,
+        ge=0,
+        le=100,
+        description="Restricted-party screening: a name scoring this much (0-100) is a hit.",
+    )
+    screening_max_age_days: int = Field(
+        default=DEFAULT_MAX_LIST_AGE_DAYS,
+        ge=0,
+        description="A screening list older than this many days is reported as stale "
+        "(`gate serve` start-up, `gate screening status`).",
     )
     trusted_declarer_keys: list[Path] = Field(
         default_factory=list,
@@ -163,6 +183,16 @@ class Settings(BaseSettings):
             super().__init__(**values)
         except ValidationError as exc:
             raise _input_error(exc) from exc
+        if self.ruleset is not None and self.rulesets is not None:
+            raise InputError(
+                "rulesets",
+                "both GATE_RULESET and GATE_RULESETS are set: name the set in GATE_RULESETS only "
+                "(or one file in GATE_RULESET)",
+            )
+        if self.rulesets is not None and not self.rulesets:
+            raise InputError(
+                "rulesets", "GATE_RULESETS is an empty list: name at least one ruleset TOML"
+            )
 
     @classmethod
     def settings_customise_sources(
@@ -183,8 +213,24 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.data_dir / 'gate.db'}"
 
     @property
+    def ruleset_paths(self) -> list[Path] | None:
+        """The ruleset files to decide under, in order; None: the shipped set."""
+        if self.rulesets:
+            return list(self.rulesets)
+        return None if self.ruleset is None else [self.ruleset]
+
+    @property
     def effective_key_dir(self) -> Path:
         return self.key_dir if self.key_dir is not None else self.data_dir / "keys"
+
+
+def default_workers() -> int:
+    """One server process per core available to this process, at most 8."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
 
 
 class ServeSettings(Settings):
@@ -197,9 +243,27 @@ class ServeSettings(Settings):
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: str = Field(default="INFO", description="Log level of the JSON logs.")
     tree_page_size: int = Field(default=1000, ge=1, description="Entries per /tree page.")
-    workers: int = Field(
-        default=1, ge=1, le=64, description="Server processes (each decides; records shared)."
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Server processes (each decides; records shared). Default: one per core.",
     )
+    blob_reverify_seconds: float = Field(
+        default=24 * 3600.0,
+        ge=0,
+        description="A local blob verified longer ago than this is hashed again on its next"
+        " download (0: hash every download).",
+    )
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="Folder where each worker leaves its counters for /metrics to add up"
+        " (set by `gate serve` for several workers).",
+    )
+
+    def worker_count(self) -> int:
+        """`workers`, or one per core this process may run on (at most 8)."""
+        return self.workers if self.workers is not None else default_workers()
 
     trusted_proxies: str = Field(
         default="",

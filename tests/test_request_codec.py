@@ -105,6 +105,7 @@ requests = st.builds(
     recipient=recipients,
     destination=st.none() | country,
     file=st.none() | text,
+    file_is_parameters=st.none() | st.booleans(),
     trained_on_operator_infrastructure=st.booleans(),
     licenses=st.lists(licenses, max_size=3).map(tuple),
     inquiry=st.none() | inquiries,

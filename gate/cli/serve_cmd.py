@@ -1,9 +1,16 @@
-"""`gate serve`: the Hugging Face-compatible proxy on uvicorn."""
+"""`gate serve`: the Hugging Face-compatible proxy on uvicorn.
+
+At start it prints the rulesets it decides under and warns when restricted-party screening is off
+(no list imported) or the list is older than GATE_SCREENING_MAX_AGE_DAYS.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,10 +57,10 @@ def startup_checks(settings: ServeSettings) -> int | None:
     return count
 
 
-def startup_summary(settings: ServeSettings, gate: Gate, repositories: int | None) -> str:
-    """The one line `gate serve` prints before it listens."""
-    from datetime import date
-
+def startup_summary(
+    settings: ServeSettings, gate: Gate, repositories: int | None, today: date
+) -> str:
+    """The one summary line `gate serve` prints before it listens (details follow it)."""
     from gate.crypto.keys import KeyRing
     from gate.store import screening_lists
 
@@ -61,17 +68,17 @@ def startup_summary(settings: ServeSettings, gate: Gate, repositories: int | Non
         source = f"store {settings.store.resolve()} ({repositories} repositories)"
     else:
         source = f"upstream {settings.upstream}"
-    screening = screening_lists.state(gate.store, date.today())
-    if screening.on and screening.list is not None:
-        listed = f"list of {screening.list.list_date} ({screening.age_days} days old"
-        screening_text = f"on, {listed}{', STALE' if screening.stale else ''})"
+    state = screening_lists.state(gate.store, today, max_age_days=settings.screening_max_age_days)
+    if state.list is None:
+        screening_text = "off (no list imported)"
     else:
-        screening_text = "off (no list imported: gate screening import)"
-    ruleset = gate.gatekeeper.ruleset
+        stale = ", STALE" if state.stale else ""
+        screening_text = f"on (list of {state.list.list_date}, {state.age_days} days old{stale})"
+    rulesets = ", ".join(member.id for member in gate.service.rulesets)
     return (
         f"gate serve: http://{settings.host}:{settings.port} | source: {source}"
         f" | mode: {settings.mode} | key: {KeyRing(settings.effective_key_dir).active_key_id}"
-        f" | rulesets: {ruleset.id} | screening: {screening_text}"
+        f" | rulesets: {rulesets} | screening: {screening_text}"
     )
 
 
@@ -85,7 +92,7 @@ def serve(
     port: int | None = typer.Option(None, "--port"),
     mode: str | None = typer.Option(None, "--mode", help="enforce (default) or shadow."),
     workers: int | None = typer.Option(
-        None, "--workers", help="Server processes (default 1); they share the records."
+        None, "--workers", help="Server processes (default: one per core); they share the records."
     ),
     config: Path | None = typer.Option(
         None, "--config", envvar="GATE_CONFIG", help="TOML file of settings ([serve] table)."
@@ -94,8 +101,10 @@ def serve(
     """Serve models to the unmodified huggingface_hub client, deciding every transfer."""
     import uvicorn
 
+    from gate.cli.output import stderr
     from gate.server.metrics import configure_json_logging
     from gate.server.serve import build_gate
+    from gate.service.build import startup_lines
 
     settings = load_serve_settings(
         config,
@@ -109,26 +118,36 @@ def serve(
             "workers": workers,
         },
     )
+    workers = settings.worker_count()
     repositories = startup_checks(settings)
     gate = build_gate(settings)  # fails here, once, on a missing key or an unreachable store
-    stderr().print(startup_summary(settings, gate, repositories), markup=False)
+    today = datetime.now(UTC).date()
+    stderr().print(startup_summary(settings, gate, repositories, today), markup=False)
+    for line in startup_lines(gate.service, settings, today):
+        stderr().print(line, markup=False)
     configure_json_logging(settings.log_level)
-    if settings.workers > 1:
+    if workers > 1:
         gate.close()
-        # Each worker builds its own gate from the same settings, passed as GATE_* variables.
-        os.environ.update(settings.to_environment())
-        uvicorn.run(
-            "gate.server.serve:app_from_environment",
-            factory=True,
-            workers=settings.workers,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            access_log=False,
-            # uvicorn would trust X-Forwarded-For from 127.0.0.1; the app decides instead,
-            # from GATE_TRUSTED_PROXIES (gate.server.forwarded).
-            proxy_headers=False,
-        )
+        # Each worker builds its own gate from the same settings, passed as GATE_* variables,
+        # and leaves its counters in one folder that /metrics adds up.
+        metrics_dir = Path(tempfile.mkdtemp(prefix="gate-metrics-"))
+        shared = settings.model_copy(update={"workers": workers, "metrics_dir": metrics_dir})
+        os.environ.update(shared.to_environment())
+        try:
+            uvicorn.run(
+                "gate.server.serve:app_from_environment",
+                factory=True,
+                workers=workers,
+                host=settings.host,
+                port=settings.port,
+                log_config=None,
+                access_log=False,
+                # uvicorn would trust X-Forwarded-For from 127.0.0.1; the app decides instead,
+                # from GATE_TRUSTED_PROXIES (gate.server.forwarded).
+                proxy_headers=False,
+            )
+        finally:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         return
     try:
         uvicorn.run(

@@ -74,6 +74,28 @@ async def read_header(reader: RepoReader, entry: RepoFile) -> SafetensorsHeader:
     return parse_header(data[: 8 + length], where, entry.size)
 
 
+async def disguised_parameter_files(
+    reader: RepoReader, files: Mapping[str, RepoFile], ruleset: Ruleset
+) -> set[str]:
+    """Files whose name says not parameters but which are (RULES.md "What is controlled"): over
+    the size cap, or bytes with a tensor signature or not the text the name promises. Each file
+    named not parameters and under the cap is read whole, once per classification."""
+    named = [f for f in files.values() if ruleset.files.category_of(f.path) is not None]
+    limit = asyncio.Semaphore(4)
+
+    async def disguised(entry: RepoFile) -> bool:
+        if ruleset.check_file(entry.path, None, entry.size).parameters:
+            return True  # over the cap: not read
+        async with limit:
+            data = await reader.read_prefix(entry, entry.size)
+        return (
+            len(data) != entry.size or ruleset.check_file(entry.path, data, entry.size).parameters
+        )
+
+    found = await asyncio.gather(*(disguised(f) for f in named))
+    return {f.path for f, bad in zip(named, found, strict=True) if bad}
+
+
 async def binding_problem(
     found: VerifiedDeclaration,
     reader: RepoReader,
@@ -108,8 +130,8 @@ async def binding_problem(
 async def _declaration(
     reader: RepoReader,
     files: Mapping[str, RepoFile],
-    ruleset: Ruleset,
     trusted: Mapping[str, ec.EllipticCurvePublicKey],
+    is_parameters: Callable[[str], bool],
 ) -> tuple[VerifiedDeclaration | None, str | None]:
     """The repository's declaration: verified when a trusted key signed it, else a claim;
     ignored (with a warning) when it does not speak for this commit."""
@@ -123,7 +145,7 @@ async def _declaration(
     except SignatureError as exc:
         found = read_unverified(envelope, where)
         warning = f"{where}: not signed by a trusted declarer key ({exc}); read as a claim"
-    problem = await binding_problem(found, reader, files, ruleset.is_parameters)
+    problem = await binding_problem(found, reader, files, is_parameters)
     if problem is not None:
         return None, f"{where}: ignored, {problem}"
     return found, warning
@@ -148,6 +170,11 @@ async def classify_repository(
     """
     files = {entry.path: entry for entry in await reader.list_files()}
     where = reader.where
+    disguised = await disguised_parameter_files(reader, files, ruleset)
+
+    def is_parameters(path: str) -> bool:
+        return path in disguised or ruleset.is_parameters(path)
+
     config_text, card_text, index_text = await asyncio.gather(
         read_text(reader, files, "config.json"),
         read_text(reader, files, "README.md"),
@@ -158,7 +185,7 @@ async def classify_repository(
     headers = await asyncio.gather(*(read_header(reader, files[s]) for s in shards))
     warning = None
     if inputs.declaration is None:
-        declaration, warning = await _declaration(reader, files, ruleset, trusted_declarers)
+        declaration, warning = await _declaration(reader, files, trusted_declarers, is_parameters)
         inputs = replace(inputs, declaration=declaration)
     card = parse_model_card(card_text, f"{where}/README.md") if card_text is not None else None
     declared = inputs.declaration.declaration if inputs.declaration is not None else None
@@ -183,7 +210,7 @@ async def classify_repository(
         inputs=inputs,
         override=override,
         source=where,
-        uncounted=uncounted_parameter_files(list(files), shards, ruleset),
+        uncounted=[*uncounted_parameter_files(list(files), shards, ruleset), *sorted(disguised)],
     )
     if warning is None:
         return classification

@@ -5,6 +5,7 @@ Kept apart from the procedure in `decide.py` so that each step there reads as RU
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from gate.core.ruleset import Ruleset
@@ -76,6 +77,17 @@ class DecisionContext:
             "destinations": self.destinations,
             "destination_groups": self.groups,
         }
+
+
+def not_parameters(request: TransferRequest, name_says_parameters: Callable[[str], bool]) -> bool:
+    """Whether the request's file is not parameters (RULES.md "What is controlled").
+
+    Only when the ruleset names it as not parameters AND, when the gate looked at its bytes
+    (`file_is_parameters` not None), the bytes agree. No file at all (the weights as a whole)
+    is parameters."""
+    if request.file is None or request.file_is_parameters is True:
+        return False
+    return not name_says_parameters(request.file)
 
 
 def destinations(request: TransferRequest) -> tuple[str | None, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from gate.core.context import DecisionContext, covering_license
+from gate.core.context import DecisionContext, covering_license, not_parameters
 from gate.core.procedure import PROCEDURE_VERSION
 from gate.core.questions import Question
 from gate.core.ruleset import Ruleset
@@ -126,7 +126,7 @@ def decide(request: TransferRequest, ruleset: Ruleset) -> Decision:
         ).gives(_ALLOW, _B_NOT_IN_FORCE, controlled=None)
 
     # 2. Only parameters are controlled; config, tokenizer, code and documentation flow.
-    if request.file is not None and not ruleset.is_parameters(request.file):
+    if not_parameters(request, ruleset.is_parameters):
         return out.because(
             "not_model_weights", f"{request.file} does not hold model parameters", "ear_scope"
         ).gives(_ALLOW, _B_NOT_MODEL_WEIGHTS, controlled=False)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 
-from gate.core.context import covering_license, destinations
+from gate.core.context import covering_license, destinations, not_parameters
 from gate.core.files import FileCheck, FileRules
 from gate.core.procedure import PROCEDURE_VERSION
 from gate.core.questions import Question
@@ -129,7 +129,7 @@ def decide_embargoes(request: TransferRequest, ruleset: EmbargoRuleset) -> Decis
     places = destinations(request)
 
     # 1. Only parameters are in question (the same fail-closed test as ECCN 4E091's).
-    if request.file is not None and not ruleset.is_parameters(request.file):
+    if not_parameters(request, ruleset.is_parameters):
         return _gives(
             request,
             ruleset,

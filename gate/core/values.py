@@ -272,6 +272,11 @@ class TransferRequest:
     recipient: Recipient
     destination: str | None
     file: str | None = None
+    file_is_parameters: bool | None = None
+    """What the file's bytes say (RULES.md "What is controlled"): True when the gate looked at
+    them and they hold parameters (a tensor signature, not the text the name promises, over the
+    size cap), False when they agree with a not-parameters name, None when the gate did not look
+    (the name decides). The name alone never makes a file non-parameters against its bytes."""
     trained_on_operator_infrastructure: bool = False
     licenses: tuple[License, ...] = ()
     inquiry: Inquiry | None = None

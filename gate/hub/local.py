@@ -37,6 +37,7 @@ from gate.hub.source import (
     lfs_pointer,
     stream_slot,
 )
+from gate.hub.verified import VerifiedBlobs
 from gate.names import is_commit, is_ref, is_repo_id, is_sha256
 
 LFS_MIN_SIZE = 10 * 1024 * 1024
@@ -64,11 +65,16 @@ def _hash_file(path: str) -> tuple[str, str]:
 class LocalStore:
     """A `ModelSource` over a Hugging Face cache folder."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], *, verify_max_age: float | None = 24 * 3600.0
+    ) -> None:
         self.root = Path(root).resolve()
         self.name = f"store {self.root}"
         self._digests: dict[tuple[str, int, int], tuple[str, str]] = {}
         self._listings: dict[tuple[str, str], dict[str, FileEntry]] = {}
+        self._folders: tuple[int, dict[str, list[str]]] | None = None
+        self.verified = VerifiedBlobs(verify_max_age)
+        """Blobs whose bytes matched their sha256 (sent zero-copy while their identity holds)."""
 
     # -- repositories and revisions ----------------------------------------------------------
 
@@ -97,16 +103,30 @@ class LocalStore:
         if not is_repo_id(repo_id):
             raise RepoNotFound(f"repository {repo_id!r} not found")
         wanted = repo_folder(repo_id).casefold()
-        try:
-            names = [e.name for e in os.scandir(self.root) if e.is_dir()]
-        except OSError as exc:
-            raise UpstreamError(f"local store {self.root} unreadable: {exc}") from exc
-        matches = [n for n in names if n.casefold() == wanted]
+        matches = self._folder_names(fresh=False).get(wanted, [])
+        if not matches:  # a folder added within the root's mtime granularity: look again
+            matches = self._folder_names(fresh=True).get(wanted, [])
         if len(matches) != 1:
             # Zero: unknown. Two: folders differing only in case; refuse rather than pick one.
             raise RepoNotFound(f"repository {repo_id!r} not found")
         folder = matches[0]
         return folder[len(_PREFIX) :].replace("--", "/"), self.root / folder
+
+    def _folder_names(self, *, fresh: bool) -> dict[str, list[str]]:
+        """The repository folders by case-folded name, rescanned only when the root folder's
+        mtime changes (adding, removing or renaming a folder in it does) or when `fresh`."""
+        try:
+            stamp = os.stat(self.root).st_mtime_ns
+            if not fresh and self._folders is not None and self._folders[0] == stamp:
+                return self._folders[1]
+            names: dict[str, list[str]] = {}
+            for e in os.scandir(self.root):
+                if e.is_dir():
+                    names.setdefault(e.name.casefold(), []).append(e.name)
+        except OSError as exc:
+            raise UpstreamError(f"local store {self.root} unreadable: {exc}") from exc
+        self._folders = (stamp, names)
+        return names
 
     async def resolve(self, repo_id: str, revision: str) -> Resolved:
         canonical, folder = self._repo_dir(repo_id)
@@ -208,6 +228,10 @@ class LocalStore:
         if entry is None:
             raise EntryNotFound(f"{path!r} not found in {repo_id}@{commit}", commit)
         return entry
+
+    def blob_path(self, repo_id: str, commit: str, entry: FileEntry) -> str:
+        """The real path of a listed file's bytes (inside the repository folder)."""
+        return self._real_path(repo_id, commit, entry)
 
     def _real_path(self, repo_id: str, commit: str, entry: FileEntry) -> str:
         _, folder = self._repo_dir(repo_id)

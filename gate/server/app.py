@@ -58,9 +58,10 @@ def create_app(
         tree_page_size=tree_page_size,
         facts=facts,
         public_keys=jwks,
-        sidecars=None if signer is None else Sidecars(source, gatekeeper, signer, facts),
         records_limiter=anyio.CapacityLimiter(records_concurrency),
     )
+    if signer is not None:
+        state.sidecars = Sidecars(source, gatekeeper, signer, facts, file_bytes=state.file_bytes)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -24,12 +24,15 @@ from starlette.responses import Response, StreamingResponse
 
 from gate.compute.safetensors_header import DEFAULT_METADATA_CAP, MAX_HEADER_BYTES, header_window
 from gate.errors import GateError
+from gate.hub.local import LocalStore
 from gate.hub.source import FileEntry, Resolved, git_blob_oid
+from gate.hub.verified import Identity, path_identity
 from gate.rules.countries import normalize_country
 from gate.server import dialect
 from gate.server.paths import HubPath, parse_range
 from gate.server.state import ServerState, log
 from gate.server.streaming import DigestMismatch, Failure, plain_body, verified_body
+from gate.server.zerocopy import SMALL, SendfileResponse, read_small
 from gate.service.context import transfer_context
 from gate.service.gatekeeper import Caller, GateAnswer
 from gate.service.snapshot import SIDECAR_PATH
@@ -95,7 +98,8 @@ def _metadata_cap(state: ServerState) -> int:
 async def handle_resolve(request: Request, hub: HubPath, state: ServerState) -> Response:
     began = time.perf_counter()
     method = request.method
-    caller = await state.authenticate(request)
+    # Only a request that reaches `check` may use a remembered token (check confirms it).
+    caller = await state.authenticate(request, decided=hub.path != SIDECAR_PATH)
     assert hub.revision is not None
     resolved = await state.source.resolve(hub.repo_id, hub.revision)
     if hub.path == SIDECAR_PATH and state.sidecars is not None:
@@ -111,6 +115,7 @@ async def handle_resolve(request: Request, hub: HubPath, state: ServerState) -> 
         caller,
         resolved,
         entry,
+        file_bytes=state.file_bytes,
         destination=destination,
         client=request.client.host if request.client else None,
         method=method,
@@ -168,12 +173,32 @@ async def _respond(
         # empty file without complaint.
         headers["Content-Length"] = str(entry.size)
         return Response(status_code=200, headers=headers, media_type="application/octet-stream")
+    source = state.source
+    if isinstance(source, LocalStore):
+        path = source.blob_path(resolved.repo_id, resolved.commit, entry)
+        assert entry.sha256 is not None
+        identity = source.verified.check(path, entry.sha256)
+        if identity is not None:
+            return _zero_copy(state, resolved, entry, answer, byte_range, path, identity)
+    return _streamed(state, resolved, entry, answer, byte_range)
+
+
+def _streamed(
+    state: ServerState,
+    resolved: Resolved,
+    entry: FileEntry,
+    answer: GateAnswer,
+    byte_range: tuple[int, int] | None,
+) -> Response:
+    """The bytes read through Python and checked against the digest on the way."""
+    headers = _file_headers(entry, resolved, answer)
     if byte_range is None:
         body = verified_body(
             state.source.open(resolved.repo_id, resolved.commit, entry, 0, entry.size),
             entry,
             on_failure=_failure_recorder(state, resolved, entry, answer),
             on_bytes=state.metrics.add_bytes,
+            on_verified=_verified_recorder(state, resolved, entry),
         )
         headers["Content-Length"] = str(entry.size)
         return StreamingResponse(body, 200, headers, media_type="application/octet-stream")
@@ -182,6 +207,69 @@ async def _respond(
     # client's 10 s wait, so a long resume is served as it is (the plugin still checks it).
     verify = byte_range[1] == entry.size and byte_range[0] <= state.resume_verify_limit
     return _partial(state, resolved, entry, answer, byte_range, verify=verify)
+
+
+def _zero_copy(
+    state: ServerState,
+    resolved: Resolved,
+    entry: FileEntry,
+    answer: GateAnswer,
+    byte_range: tuple[int, int] | None,
+    path: str,
+    identity: Identity,
+) -> Response:
+    """A verified local blob (or any range of it), sent with sendfile without re-hashing."""
+    headers = _file_headers(entry, resolved, answer)
+    start, stop = byte_range or (0, entry.size)
+    headers["Content-Length"] = str(stop - start)
+    if byte_range is not None:
+        headers["Content-Range"] = f"bytes {start}-{stop - 1}/{entry.size}"
+    status = 200 if byte_range is None else 206
+    if stop - start <= SMALL:
+        data = read_small(path, identity, start, stop)
+        if data is not None:
+            state.metrics.add_zerocopy_bytes(len(data))
+            return Response(data, status, headers, media_type="application/octet-stream")
+        return _streamed(state, resolved, entry, answer, byte_range)
+    failure = _failure_recorder(state, resolved, entry, answer)
+    assert isinstance(state.source, LocalStore)
+    blobs = state.source.verified
+
+    async def changed(detail: str) -> None:
+        blobs.forget(path)
+        await failure(f"stream aborted: {detail}")
+
+    return SendfileResponse(
+        path,
+        identity,
+        (start, stop),
+        status,
+        headers,
+        fallback=lambda: _streamed(state, resolved, entry, answer, byte_range),
+        on_bytes=state.metrics.add_zerocopy_bytes,
+        on_changed=changed,
+    )
+
+
+def _verified_recorder(
+    state: ServerState, resolved: Resolved, entry: FileEntry
+) -> Callable[[], None] | None:
+    """For a local blob: remember it as verified when a whole read of it matched its digest,
+    under the identity it had before the read began (a change since then is not remembered)."""
+    source = state.source
+    if not isinstance(source, LocalStore) or entry.sha256 is None:
+        return None
+    path = source.blob_path(resolved.repo_id, resolved.commit, entry)
+    identity = path_identity(path)
+    sha256 = entry.sha256
+    if identity is None:
+        return None
+    blobs = source.verified
+
+    def verified() -> None:
+        blobs.add(path, sha256, identity)
+
+    return verified
 
 
 async def _sidecar(
@@ -238,7 +326,12 @@ def _partial(
     if verify:
         prefix = source.open(resolved.repo_id, resolved.commit, entry, 0, start) if start else None
         body = verified_body(
-            chunks, entry, on_failure=failure, prefix=prefix, on_bytes=state.metrics.add_bytes
+            chunks,
+            entry,
+            on_failure=failure,
+            prefix=prefix,
+            on_bytes=state.metrics.add_bytes,
+            on_verified=_verified_recorder(state, resolved, entry),
         )
     else:
         body = plain_body(chunks, on_failure=failure, on_bytes=state.metrics.add_bytes)

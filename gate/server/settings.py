@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gate.settings import ServeSettings, load_settings
+from gate.settings import ServeSettings, default_workers, load_settings
 
-__all__ = ["ServeSettings", "load_serve_settings"]
+__all__ = ["ServeSettings", "default_workers", "load_serve_settings"]
 
 
 def load_serve_settings(config: Path | None, overrides: dict[str, Any]) -> ServeSettings:

@@ -16,6 +16,7 @@ from gate.errors import AuthError
 from gate.hub.source import ModelSource
 from gate.server.metrics import Metrics
 from gate.service.classifying import ModelFactsProvider
+from gate.service.file_bytes import FileBytes
 from gate.service.gatekeeper import Caller, Gatekeeper, Mode
 from gate.service.snapshot import Sidecars
 
@@ -44,6 +45,8 @@ class ServerState:
     """(repo, commit) -> `pipeline_tag`/`library_name` for model info (see gate.server.hints)."""
     corrupt: dict[tuple[str, str, str], str] = field(default_factory=dict)
     """(repo, commit, path) -> why: files whose bytes failed their digest since start-up."""
+    file_bytes: FileBytes = field(init=False)
+    """What each file's bytes say (looked at once per file and commit), over `source`."""
 
     records_limiter: anyio.CapacityLimiter = field(
         default_factory=lambda: anyio.CapacityLimiter(RECORDS_CONCURRENCY)
@@ -51,6 +54,9 @@ class ServerState:
     """Calls into the records (authenticate, check) run in a few threads, first come first
     served: under load, many threads only fight over the GIL and the write lock, and requests
     that lose that fight wait long enough for the client's 10 s header timeout."""
+
+    def __post_init__(self) -> None:
+        self.file_bytes = FileBytes(self.source)
 
     @property
     def mode(self) -> Mode:
@@ -60,8 +66,17 @@ class ServerState:
     async def records_call(self, function: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(function, *args, limiter=self.records_limiter)
 
-    async def authenticate(self, request: Request) -> Caller:
-        return await self.records_call(self.gatekeeper.authenticate, bearer_token(request))
+    async def authenticate(self, request: Request, *, decided: bool = False) -> Caller:
+        """The caller. `decided`: the request goes on to `Gatekeeper.check`, which checks the
+        token against the records again before any byte, so a token seen before may be answered
+        from memory here (no thread hop). Every other route asks the records."""
+        token = bearer_token(request)
+        remembered = getattr(self.gatekeeper, "remembered", None) if decided else None
+        if remembered is not None:
+            caller: Caller | None = remembered(token)
+            if caller is not None:
+                return caller
+        return await self.records_call(self.gatekeeper.authenticate, token)
 
 
 def bearer_token(request: Request) -> str | None:

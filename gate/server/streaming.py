@@ -82,11 +82,13 @@ async def verified_body(
     on_failure: Failure,
     prefix: AsyncIterator[bytes] | None = None,
     on_bytes: Callable[[int], None] | None = None,
+    on_verified: Callable[[], None] | None = None,
 ) -> AsyncIterator[bytes]:
     """Yield `chunks` (which end at the end of the file), the last only once the digest matches.
 
     `prefix` yields the bytes before the first chunk (a resumed download); they are hashed, not
-    sent.
+    sent. `on_verified` is called once the whole file matched its digest (before the last chunk
+    is sent), so a local store can remember the blob as verified.
     """
     digest = BodyDigest(entry)
     held: bytes | None = None
@@ -114,6 +116,8 @@ async def verified_body(
     if problem is not None:
         await on_failure(f"stream aborted: digest mismatch: {problem}")
         raise DigestMismatch(f"{entry.path}: {problem}")
+    if on_verified is not None:
+        on_verified()
     if held is not None:
         yield held
         if on_bytes is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gate.hub.source import FileEntry, Resolved
 from gate.service.classifying import ModelFactsProvider
+from gate.service.file_bytes import FileBytes
 from gate.service.gatekeeper import Caller, Gatekeeper, TransferContext
 
 
@@ -14,14 +15,18 @@ async def transfer_context(
     resolved: Resolved,
     entry: FileEntry,
     *,
+    file_bytes: FileBytes,
     destination: str | None,
     client: str | None,
     method: str,
     byte_range: tuple[int, int] | None,
 ) -> TransferContext:
-    """What the gatekeeper decides on: the file bound to its commit, and the model's facts."""
+    """What the gatekeeper decides on: the file bound to its commit, and the model's facts.
+
+    Whether the file is parameters comes from its name and, when the name says it is not, its
+    bytes (`FileBytes`): a `config.json` holding a tensor container is parameters."""
     assert entry.sha256 is not None, "ModelSource.file always knows the sha256"
-    is_parameters = gatekeeper.is_parameters(entry.path)
+    is_parameters = (await file_bytes.check(gatekeeper, resolved, entry)).parameters
     # Only parameter files need the model's facts; config and tokenizer are decided without.
     model_facts = await facts.facts(resolved) if is_parameters and facts is not None else None
     return TransferContext(

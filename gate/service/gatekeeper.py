@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from gate.core.files import FileCheck
 from gate.core.values import Decision, ModelFacts, Verdict
 from gate.store.record import Mode
 
@@ -27,6 +28,9 @@ class Caller:
     name: str
     default_destination: str | None
     destinations: tuple[str, ...] = ()
+    token: str | None = field(default=None, repr=False, compare=False)
+    """The bearer token it came with, when authenticated from memory: the decision checks it
+    again against the records in its own call (so a revocation still stops this request)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,7 @@ class TransferContext:
     size: int
     sha256: str
     is_parameters: bool
+    """From the name and, when the name says not parameters, the bytes (`FileBytes`)."""
     destination: str | None
     client: str | None
     method: str
@@ -86,6 +91,13 @@ class Gatekeeper(Protocol):
 
     def is_parameters(self, path: str) -> bool:
         """Whether a repository file holds parameters (the ruleset's patterns)."""
+        ...
+
+    def check_file(
+        self, path: str, head: bytes | None = None, size: int | None = None
+    ) -> FileCheck:
+        """The ruleset (set)'s fail-closed file test on a name and, when known, the file's
+        first bytes (or all of them) and size (`RulesetSet.check_file`)."""
         ...
 
     def check(self, ctx: TransferContext) -> GateAnswer:

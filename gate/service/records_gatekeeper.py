@@ -1,8 +1,9 @@
 """The gatekeeper `gate serve` runs: credentials, facts, decision and audit from the records store.
 
 Per request, in this order (fail closed at every step): the token names a recipient; the
-recipient's records, licenses, inquiry and the operator's word on the model build the decision's
-inputs; the pure decision decides; an allowed parameter file gets a signed receipt; the decision,
+recipient's records, licenses, inquiry, screening status and the operator's word on the model
+build the decision's inputs; the pure decision decides under the ruleset set (most restrictive
+wins); an allowed parameter file gets a signed receipt; the decision,
 with its inputs and the receipt, is appended to the audit chain. Only an appended decision
 returns an answer; any store failure raises StoreError and the server sends no byte.
 """
@@ -15,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gate.core.canonical import canonical_sha256
-from gate.core.decide import decide
-from gate.core.ruleset import Ruleset
+from gate.core.files import FileCheck
+from gate.core.ruleset_set import AnyRuleset, RulesetSet, decide_all
 from gate.core.values import Decision, ModelFacts, TransferRequest
 from gate.crypto.keys import Signer
-from gate.errors import InputError, NotFoundError, StoreError
+from gate.errors import AuthError, InputError, NotFoundError, StoreError
 from gate.service.gatekeeper import (
     Caller,
     GateAnswer,
@@ -33,6 +34,7 @@ from gate.service.receipting import (
     receipt_headers,
     wants_receipt,
 )
+from gate.service.records_cache import RecordsCache
 from gate.store import audit, credentials, inquiries
 from gate.store.db import Store
 from gate.store.facts import build_transfer
@@ -49,24 +51,30 @@ class StoreGatekeeper:
     def __init__(
         self,
         store: Store,
-        ruleset: Ruleset,
+        rulesets: RulesetSet | AnyRuleset,
         *,
         signer: Signer | None,
         mode: Mode = "enforce",
         clock: Callable[[], datetime] = _utc_now,
         receipt_ttl: timedelta = DEFAULT_RECEIPT_TTL,
+        cache_ttl: float | None = 2.0,
     ) -> None:
         if mode not in ("enforce", "shadow"):
             raise InputError("mode", f"expected enforce or shadow, got {mode!r}")
         self.store = store
-        self.ruleset = ruleset
+        self.rulesets = rulesets if isinstance(rulesets, RulesetSet) else RulesetSet((rulesets,))
         self.signer = signer
         self.mode: Mode = mode
         self.clock = clock
         self.receipt_ttl = receipt_ttl
+        self.records = None if cache_ttl is None else RecordsCache(store, ttl=cache_ttl)
+        """The records a decision reads, from memory (None: read for every request)."""
 
     def authenticate(self, token: str | None) -> Caller:
-        record = credentials.authenticate(self.store, token)
+        if self.records is not None:
+            record = self.records.authenticate(token)
+        else:
+            record = credentials.authenticate(self.store, token)
         return Caller(
             recipient_id=record.id,
             name=record.name,
@@ -74,24 +82,67 @@ class StoreGatekeeper:
             destinations=record.destinations,
         )
 
+    def remembered(self, token: str | None) -> Caller | None:
+        """The caller behind a token from memory, without touching the database (None: ask
+        `authenticate`). `check` authenticates the token again before it decides."""
+        record = None if self.records is None else self.records.remembered(token)
+        if record is None:
+            return None
+        return Caller(
+            recipient_id=record.id,
+            name=record.name,
+            default_destination=record.default_destination,
+            destinations=record.destinations,
+            token=token,
+        )
+
     def is_parameters(self, path: str) -> bool:
-        return self.ruleset.is_parameters(path)
+        """Parameters when any ruleset of the set says so."""
+        return self.rulesets.is_parameters(path)
+
+    def check_file(
+        self, path: str, head: bytes | None = None, size: int | None = None
+    ) -> FileCheck:
+        """The set's fail-closed file test (parameters when any ruleset says so)."""
+        return self.rulesets.check_file(path, head, size)
 
     def check(self, ctx: TransferContext) -> GateAnswer:
+        fresh = True
+        if self.records is not None and ctx.caller.token is not None:
+            # Authenticated from memory on the event loop: check the token against the records
+            # now (AuthError: revoked meanwhile), which also checks the cache is fresh.
+            if self.records.authenticate(ctx.caller.token).id != ctx.caller.recipient_id:
+                raise AuthError(credentials.AUTH_FAILED)
+            fresh = False
         now = self.clock()
         facts = ctx.model_facts or ModelFacts(repo_id=ctx.repo_id)
-        request, note = build_transfer(
-            self.store,
-            recipient=ctx.caller.recipient_id,
-            repo_id=ctx.repo_id,
-            commit=ctx.commit,
-            revision=ctx.revision,
-            file=ctx.path,
-            destination=ctx.destination,
-            day=now.date(),
-            model_facts=facts,
-        )
-        decision = decide(request, self.ruleset)
+        if self.records is None:
+            request, note = build_transfer(
+                self.store,
+                recipient=ctx.caller.recipient_id,
+                repo_id=ctx.repo_id,
+                commit=ctx.commit,
+                revision=ctx.revision,
+                file=ctx.path,
+                destination=ctx.destination,
+                day=now.date(),
+                model_facts=facts,
+            )
+        else:
+            request, note = self.records.transfer(
+                recipient_id=ctx.caller.recipient_id,
+                repo_id=ctx.repo_id,
+                commit=ctx.commit,
+                revision=ctx.revision,
+                file=ctx.path,
+                destination=ctx.destination,
+                day=now.date(),
+                model_facts=facts,
+                fresh=fresh,
+            )
+        # What the server found looking at the bytes (a name alone never clears them).
+        request = replace(request, file_is_parameters=ctx.is_parameters)
+        decision = decide_all(request, self.rulesets)
         decision_id = new_decision_id()
         envelope = self.sign_receipt(decision, decision_id, ctx, request, now)
         meta = RequestMeta(

@@ -27,6 +27,7 @@ from gate.crypto.snapshot_bundle import SIDECAR_PATH, build_snapshot_bundle, enc
 from gate.hub.source import FileEntry, ModelSource, Resolved, git_blob_oid
 from gate.service.classifying import ModelFactsProvider
 from gate.service.context import transfer_context
+from gate.service.file_bytes import FileBytes
 from gate.service.gatekeeper import Caller, Gatekeeper
 
 __all__ = ["SIDECAR_PATH", "Sidecars"]
@@ -50,6 +51,7 @@ class Sidecars:
         *,
         ttl_seconds: float = 3600.0,
         max_entries: int = 1024,
+        file_bytes: FileBytes | None = None,
     ) -> None:
         self.source = source
         self.gatekeeper = gatekeeper
@@ -57,6 +59,7 @@ class Sidecars:
         self.facts = facts
         self.ttl_seconds = ttl_seconds
         self.max_entries = max_entries
+        self.file_bytes = file_bytes if file_bytes is not None else FileBytes(source)
         self._built: OrderedDict[tuple[str, str, str], _Built] = OrderedDict()
 
     async def entry(self, caller: Caller, resolved: Resolved, client: str | None) -> FileEntry:
@@ -96,6 +99,7 @@ class Sidecars:
                 caller,
                 resolved,
                 found,
+                file_bytes=self.file_bytes,
                 destination=None,
                 client=client,
                 method="SNAPSHOT",

@@ -85,7 +85,8 @@ def test_precedence_and_sources(
     assert (rows["mode"]["value"], rows["mode"]["source"]) == ("shadow", "file")
     assert (rows["port"]["value"], rows["port"]["source"]) == (9002, "env")
     assert (rows["host"]["value"], rows["host"]["source"]) == ("127.0.0.2", "flag")
-    assert (rows["workers"]["value"], rows["workers"]["source"]) == (1, "default")
+    # Not set: `gate serve` runs one worker per core.
+    assert (rows["workers"]["value"], rows["workers"]["source"]) == (None, "default")
     assert report["config_file"] == str(config) and report["config_file_named_by"] == "env"
     # gate --config wins over GATE_CONFIG.
     other = tmp_path / "other.toml"

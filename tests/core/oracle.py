@@ -36,8 +36,10 @@ class Row:
     license: none, cover, by_name (names the recipient's display name, not its id), wrong_dest,
     expired, eccn, not_yet | attest: current, expired, none | trained: y, n | inquiry: none,
     open, open_X (open, declaring a place X), done_X (completed, declaring X) | designated: y, n
-    | in_force: y, n | weights: y, n (is the file parameters?) | screening, parent_screening:
-    clear, possible, match, none (never screened; parent_screening applies to a named parent)
+    | in_force: y, n | weights: y, n, b (is the file parameters? b: its name says not,
+    but the gate looked at its bytes and they hold parameters, so it is parameters) |
+    screening, parent_screening: clear, possible, match, none (never screened; parent_screening
+    applies to a named parent)
     """
 
     published: str = "F"

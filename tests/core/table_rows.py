@@ -92,6 +92,7 @@ def request_for(row: Row) -> dict[str, Any]:
     return {
         "date": "2025-06-01" if row.in_force == "y" else "2025-04-01",
         "file": "model-00001-of-00002.safetensors" if row.weights == "y" else "tokenizer.json",
+        "file_is_parameters": True if row.weights == "b" else None,
         "model": {
             "repo_id": REPO,
             "designated": row.designated == "y",
@@ -185,6 +186,22 @@ def table_rows() -> list[Row]:
         )
     for screening, dest, hq in itertools.product(["possible", "match"], ["E", "I", "?", "O"], "AO"):
         rows.append(Row(screening=screening, dest=dest, hq=hq, compute="below", parent="self"))
+    # A file named as not parameters whose bytes say parameters (the server looked): as weights.
+    for in_force, dest, hq, (pub, compute) in itertools.product(
+        "yn", "AEI", "AEO", [("F", "above"), ("?", "unknown"), ("F", "below"), ("T", "above")]
+    ):
+        rows.append(
+            Row(
+                in_force=in_force,
+                weights="b",
+                dest=dest,
+                hq=hq,
+                parent="self",
+                published=pub,
+                compute=compute,
+                attest="current",
+            )
+        )
     unique: list[Row] = []
     for row in rows:
         if row not in unique:

@@ -111,7 +111,13 @@ def test_filling_in_an_unknown_never_lifts_a_deny(row: Row, data: st.DataObject)
                 assert (embargo.verdict.value, embargo.basis.value) == ("allow", "published")
                 continue
             licensed = name == "dest" and row.license != "none"
-            assert licensed and verdict == "allow", (name, value, verdict, basis)
+            assert licensed, (name, value, verdict, basis)
+            # The documented exception (docs/decision.md): a license naming the filled-in
+            # destination authorizes the 4E091 transfer, since step 7 comes before step 8. The
+            # set's verdict is then what the other ruleset says, which may still hold for a
+            # fact that stays unknown (an unknown parent: ear-embargoes step 6).
+            ai = decision.rulesets[0]
+            assert (ai.verdict.value, ai.basis.value) == ("allow", "licensed"), (name, value)
 
 
 @pytest.mark.slow
