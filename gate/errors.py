@@ -127,3 +127,10 @@ class RateLimited(GateError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class AddressInUseError(GateError):
+    """`gate serve` cannot listen on its address and port (another process holds them, or the
+    address is not this machine's)."""
+
+    exit_code = 7

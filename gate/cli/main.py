@@ -1,7 +1,8 @@
 """The `gate` command: one place maps the gate's errors to messages and exit codes.
 
-Exit codes: 0 success (and `allow`), 2 bad input, 3 not found, 4 bad credential, 5 store failure,
-6 model source failure; `gate decide` adds 10 license_required, 11 deny, 12 hold.
+Exit codes: 0 success (and `allow`), 1 `audit verify` found a broken chain, 2 bad input, 3 not
+found, 4 bad credential, 5 store failure, 6 model source failure, 7 `gate serve` cannot listen;
+`gate decide` adds 10 license_required, 11 deny, 12 hold.
 
 Commands load lazily: `gate.cli.commands.COMMANDS` names each top-level command, the module that
 registers it and its one-line help, so `gate --help` lists them without importing any. The

@@ -150,4 +150,7 @@ def models_show(
 
 
 def register(app: typer.Typer) -> None:
+    from gate.cli.models_import_cmd import add_store_commands
+
+    add_store_commands(models_app)  # `models import|list`: the store side, in their own module
     app.add_typer(models_app, name="models")

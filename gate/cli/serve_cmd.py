@@ -9,17 +9,78 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
+from gate.cli.output import stderr
+from gate.errors import AddressInUseError, InputError
 from gate.server.settings import ServeSettings, load_serve_settings
 
 if TYPE_CHECKING:
     from gate.server.serve import Gate
+
+
+def startup_checks(settings: ServeSettings) -> int | None:
+    """Refuse a store folder that does not exist and a port already taken; warn on an empty
+    store. Returns how many repositories the store holds (None in upstream mode)."""
+    count = None
+    if settings.store is not None:
+        from gate.hub.local import LocalStore
+
+        if not settings.store.is_dir():
+            raise InputError(
+                "store",
+                f"store folder {settings.store} does not exist; create it and add a model with"
+                f" `gate models import FOLDER --repo org/name --store {settings.store}`",
+            )
+        count = len(LocalStore(settings.store).repositories())
+        if count == 0:
+            stderr().print(
+                f"warning: {settings.store} holds no repository (HF-cache layout,"
+                " models--org--name/); add one with `gate models import FOLDER --repo org/name`",
+                markup=False,
+            )
+    with socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET) as probe:
+        # As uvicorn binds: SO_REUSEADDR, so only a live listener makes this fail.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((settings.host, settings.port))
+        except OSError as exc:
+            raise AddressInUseError(
+                f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}"
+                " (another process holds it? choose another with --port or GATE_PORT)"
+            ) from None
+    return count
+
+
+def startup_summary(
+    settings: ServeSettings, gate: Gate, repositories: int | None, today: date
+) -> str:
+    """The one summary line `gate serve` prints before it listens (details follow it)."""
+    from gate.crypto.keys import KeyRing
+    from gate.store import screening_lists
+
+    if settings.store is not None:
+        source = f"store {settings.store.resolve()} ({repositories} repositories)"
+    else:
+        source = f"upstream {settings.upstream}"
+    state = screening_lists.state(gate.store, today, max_age_days=settings.screening_max_age_days)
+    if state.list is None:
+        screening_text = "off (no list imported)"
+    else:
+        stale = ", STALE" if state.stale else ""
+        screening_text = f"on (list of {state.list.list_date}, {state.age_days} days old{stale})"
+    rulesets = ", ".join(member.id for member in gate.service.rulesets)
+    return (
+        f"gate serve: http://{settings.host}:{settings.port} | source: {source}"
+        f" | mode: {settings.mode} | key: {KeyRing(settings.effective_key_dir).active_key_id}"
+        f" | rulesets: {rulesets} | screening: {screening_text}"
+    )
 
 
 def serve(
@@ -66,8 +127,11 @@ def serve(
         },
     )
     workers = settings.worker_count()
+    repositories = startup_checks(settings)
     gate = build_gate(settings)  # fails here, once, on a missing key or an unreachable store
-    for line in startup_lines(gate.service, settings, datetime.now(UTC).date()):
+    today = datetime.now(UTC).date()
+    stderr().print(startup_summary(settings, gate, repositories, today), markup=False)
+    for line in startup_lines(gate.service, settings, today):
         stderr().print(line, markup=False)
     configure_json_logging(settings.log_level)
     with contextlib.ExitStack() as console:

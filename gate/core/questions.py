@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class Question(StrEnum):
@@ -24,6 +25,11 @@ class Question(StrEnum):
     @property
     def text(self) -> str:
         return _TEXTS[self]
+
+    @property
+    def answer_shape(self) -> dict[str, Any]:
+        """The JSON an answer must have (a small JSON Schema with an example), for the recipient."""
+        return _SHAPES[self]
 
 
 _LABELS = {
@@ -57,4 +63,51 @@ _TEXTS = {
     "security conditions of Supplement No. 10 to Part 748.",
     Question.RESTRICTED_PARTY_REVIEW: "Screen the recipient and its ultimate parent against the "
     "Consolidated Screening List, and have an officer review any possible match.",
+}
+
+_COUNTRY: dict[str, Any] = {
+    "type": "string",
+    "description": "a country: ISO 3166 code or name",
+    "example": "DE",
+}
+
+
+def _text_shape(example: str) -> dict[str, Any]:
+    return {"type": "string", "description": "free text, not empty", "example": example}
+
+
+_SHAPES: dict[Question, dict[str, Any]] = {
+    Question.PUBLICATION_STATUS: _text_shape("not published; shared under NDA with partners"),
+    Question.TRAINING_COMPUTE: _text_shape("about 3e24 operations, base model included"),
+    Question.RECIPIENT_HEADQUARTERS: _COUNTRY,
+    Question.ULTIMATE_PARENT: {
+        "oneOf": [
+            {"const": "none", "description": "the recipient has no parent"},
+            {
+                "type": "object",
+                "required": ["name", "headquarters"],
+                "properties": {"name": {"type": "string"}, "headquarters": _COUNTRY},
+            },
+        ],
+        "example": {"name": "Example Holdings Inc", "headquarters": "US"},
+    },
+    Question.DESTINATION: _COUNTRY,
+    Question.EXPORT_DESTINATIONS: {
+        "type": "array",
+        "items": _COUNTRY,
+        "description": "every country the weights will go to; [] when no export is intended",
+        "example": ["US"],
+    },
+    Question.END_USE: _text_shape("research on code completion"),
+    Question.LICENSE_OBLIGATION_ACKNOWLEDGED: {"type": "boolean", "example": True},
+    Question.SECURITY_ATTESTATION: {
+        "type": "object",
+        "required": ["valid_until"],
+        "properties": {
+            "valid_until": {"type": "string", "format": "date"},
+            "valid_from": {"type": "string", "format": "date"},
+            "reference": {"type": "string"},
+        },
+        "example": {"valid_until": "2027-06-30", "reference": "audit report 2026-14"},
+    },
 }

@@ -21,11 +21,14 @@ from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
 from huggingface_hub.utils import logging as hf_logging
 from huggingface_hub.utils.tqdm import disable_progress_bars
 
+from gate.demo.generate import render_generation, run_generation
 from gate.demo.scenario import RECIPIENTS, DemoWorld, build_world, seed_records
 from gate.server.background import BackgroundServer
 from gate.server.serve import Gate, build_gate
 from gate.store import audit
 from gate.store.verify import verify_chain
+
+GENERATION_REPO = "acme/frontier-x"
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,8 @@ def run_demo(
                         _serve_until_interrupted(world, server.url, as_json, wait, console)
                     return 0
                 rows = download_all(world, gate, server.url, root / "downloads")
+                tokens = (world.tokens["nordic"], world.tokens["shenzhen"])
+                generation = run_generation(server.url, GENERATION_REPO, tokens, root / "hf-home")
             report = verify_chain(gate.store)
             if as_json:
                 print(
@@ -150,11 +155,13 @@ def run_demo(
                             "endpoint": server.url,
                             "rows": [r.__dict__ for r in rows],
                             "audit": {"intact": report.ok, "entries": report.entries},
+                            "transformers": generation,
                         }
                     )
                 )
             else:
                 render(rows, server.url, report.ok, report.entries)
+                render_generation(generation, GENERATION_REPO)
             return 0 if report.ok else 1
         finally:
             gate.close()
@@ -175,6 +182,7 @@ def _serve_until_interrupted(
         "endpoint": endpoint,
         "recipients": recipients,
         "models": world.models_json(),
+        "public_key_pem": str(world.public_key_pem()),
     }
     if console is not None:
         first["console"] = console
@@ -194,6 +202,7 @@ def _serve_until_interrupted(
                 f"acme/frontier-x   # as {r['name']}",
                 flush=True,
             )
+        print(f"  the gate's public key (plugin, model_signing): {first['public_key_pem']}")
     try:
         (wait or threading.Event().wait)()
     except KeyboardInterrupt:

@@ -1,6 +1,7 @@
 """The demo's world: a few tiny real models, recipients across the country groups, keys.
 
-Everything is made here, on this machine: safetensors files written with numpy, model cards,
+Everything is made here, on this machine: tiny real Llama models (numpy weights under the names
+transformers loads, word-level tokenizers; see `gate.demo.tiny_models`), model cards,
 compute declarations signed with a declarer key the gate is told to trust, the gate's own
 signing key, and recipients with tokens in the records store. Nothing is downloaded.
 
@@ -25,13 +26,13 @@ from typing import Any
 import numpy as np
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from safetensors.numpy import save
 
 from gate.compute.declaration import parse_declaration, sign_declaration
 from gate.compute.pipeline import DECLARATION_FILE
 from gate.core.canonical import sha256_hex
 from gate.crypto.keys import KeyRing
 from gate.demo.parties import refuse_another_list, seed_screening
+from gate.demo.tiny_models import llama_files, weight_files
 from gate.hub.layout import write_snapshot
 from gate.server.settings import ServeSettings
 from gate.store import credentials, models, recipients
@@ -40,25 +41,12 @@ from gate.store.db import Store
 DEMO_PASSPHRASE = "weight-gate-demo"  # the demo's throwaway key only, made fresh each run
 
 
-def _tensors(seed: int, rows: int, names: tuple[str, ...] = ("embed", "lm_head", "norm")) -> bytes:
-    rng = np.random.default_rng(seed)
-    shapes = {"embed": (rows, 16), "lm_head": (16, rows), "norm": (16,)}
-    return bytes(
-        save({f"{n}.weight": rng.standard_normal(shapes[n]).astype(np.float32) for n in names})
-    )
-
-
 def _card(license_id: str, *, gated: bool, title: str) -> bytes:
     lines = ["---", f"license: {license_id}"]
     if gated:
         lines += ["gated: manual", 'extra_gated_prompt: "Access is granted case by case"']
     lines += ["---", f"# {title}", "", "A tiny model made by `gate demo`.", ""]
     return "\n".join(lines).encode()
-
-
-CONFIG = json.dumps(
-    {"model_type": "llama", "hidden_size": 16, "num_hidden_layers": 1, "vocab_size": 64}
-).encode()
 
 
 @dataclass(frozen=True)
@@ -124,19 +112,11 @@ def _models(declarer: ec.EllipticCurvePrivateKey) -> list[DemoModel]:
         )
         return json.dumps(sign_declaration(declaration, declarer), indent=2).encode()
 
-    small = {"model.safetensors": _tensors(2, 64)}
-    frontier = {
-        "model-00001-of-00002.safetensors": _tensors(3, 96, ("embed", "norm")),
-        "model-00002-of-00002.safetensors": _tensors(4, 96, ("lm_head",)),
-    }
-    index = {
-        "metadata": {},
-        "weight_map": {
-            "embed.weight": "model-00001-of-00002.safetensors",
-            "norm.weight": "model-00001-of-00002.safetensors",
-            "lm_head.weight": "model-00002-of-00002.safetensors",
-        },
-    }
+    open_tiny = llama_files(1)
+    small_files = llama_files(2)
+    small = weight_files(small_files)
+    frontier_files = llama_files(3, shards=2)
+    frontier = weight_files(frontier_files)
     return [
         DemoModel(
             "open-lab/open-tiny",
@@ -144,8 +124,7 @@ def _models(declarer: ec.EllipticCurvePrivateKey) -> list[DemoModel]:
             "counted from headers",
             {
                 "README.md": _card("apache-2.0", gated=False, title="open-tiny"),
-                "config.json": CONFIG,
-                "model.safetensors": _tensors(1, 64),
+                **open_tiny,
             },
         ),
         DemoModel(
@@ -154,8 +133,7 @@ def _models(declarer: ec.EllipticCurvePrivateKey) -> list[DemoModel]:
             "declared 2.4e24",
             {
                 "README.md": _card("other", gated=True, title="closed-small"),
-                "config.json": CONFIG,
-                **small,
+                **small_files,
                 DECLARATION_FILE: declared(
                     "acme/closed-small", small, {"pre_training": 2.2e24, "fine_tuning": 2e23}
                 ),
@@ -168,10 +146,7 @@ def _models(declarer: ec.EllipticCurvePrivateKey) -> list[DemoModel]:
             "declared 3.2e26",
             {
                 "README.md": _card("other", gated=True, title="frontier-x"),
-                "config.json": CONFIG,
-                "tokenizer.json": b'{"version": "1.0", "model": {"vocab": {}}}',
-                "model.safetensors.index.json": json.dumps(index).encode(),
-                **frontier,
+                **frontier_files,
                 DECLARATION_FILE: declared(
                     "acme/frontier-x",
                     frontier,
@@ -229,6 +204,11 @@ class DemoWorld:
                 }
             )
         return out
+
+    def public_key_pem(self) -> Path:
+        """The gate's active public key (PEM), for the plugin and `model_signing verify key`."""
+        key_dir = self.settings.effective_key_dir
+        return key_dir / "public" / f"{KeyRing(key_dir).active_key_id}.pem"
 
     def models_json(self) -> list[dict[str, Any]]:
         return [

@@ -28,6 +28,7 @@ from gate.hub.source import (
     CHUNK_SIZE,
     EntryNotFound,
     FileEntry,
+    Refs,
     RepoNotFound,
     Resolved,
     RevisionNotFound,
@@ -77,6 +78,22 @@ class LocalStore:
 
     # -- repositories and revisions ----------------------------------------------------------
 
+    def repositories(self) -> list[str]:
+        """Every repository the store holds (a `models--org--name` folder with a snapshot)."""
+        try:
+            entries = sorted(os.scandir(self.root), key=lambda e: e.name)
+        except OSError as exc:
+            raise UpstreamError(f"local store {self.root} unreadable: {exc}") from exc
+        found = []
+        for entry in entries:
+            if not entry.name.startswith(_PREFIX) or not entry.is_dir():
+                continue
+            repo_id = entry.name[len(_PREFIX) :].replace("--", "/")
+            snapshots = Path(entry.path) / "snapshots"
+            if snapshots.is_dir() and is_repo_id(repo_id):
+                found.append(repo_id)
+        return found
+
     def _repo_dir(self, repo_id: str) -> tuple[str, Path]:
         """Canonical spelling and folder of a repository, matched case-insensitively.
 
@@ -125,6 +142,26 @@ class LocalStore:
         if not is_commit(commit) or not (folder / "snapshots" / commit).is_dir():
             raise RevisionNotFound(f"revision {revision!r} of {canonical} points to no snapshot")
         return Resolved(canonical, commit, revision)
+
+    def _refs(self, repo_id: str) -> Refs:
+        _, folder = self._repo_dir(repo_id)
+        refs_dir = folder / "refs"
+        found: list[tuple[str, str]] = []
+        for path in sorted(refs_dir.rglob("*")) if refs_dir.is_dir() else []:
+            name = path.relative_to(refs_dir).as_posix()
+            if path.is_symlink() or not path.is_file() or not is_ref(name):
+                continue
+            try:
+                commit = path.read_text(encoding="ascii").strip()
+            except (OSError, UnicodeDecodeError):
+                continue
+            if is_commit(commit) and (folder / "snapshots" / commit).is_dir():
+                found.append((name, commit))
+        pulls = tuple((n, c) for n, c in found if n.startswith("refs/pr/"))
+        return Refs(tuple((n, c) for n, c in found if not n.startswith("refs/")), (), pulls)
+
+    async def refs(self, repo_id: str) -> Refs:
+        return await anyio.to_thread.run_sync(self._refs, repo_id)
 
     # -- files -------------------------------------------------------------------------------
 

@@ -76,6 +76,19 @@ class Resolved:
 
 
 @dataclass(frozen=True, slots=True)
+class Refs:
+    """A repository's named revisions as (name, commit) pairs, as `list_repo_refs` reports them.
+
+    A local store cannot tell a branch from a tag (the cache layout keeps both as `refs/NAME`),
+    so it reports every name outside `refs/pr/` as a branch.
+    """
+
+    branches: tuple[tuple[str, str], ...]
+    tags: tuple[tuple[str, str], ...] = ()
+    pull_requests: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class FileEntry:
     """One file of one commit, with what the gate must know before any byte leaves.
 
@@ -141,6 +154,10 @@ class ModelSource(Protocol):
 
     async def resolve(self, repo_id: str, revision: str) -> Resolved:
         """Bind a revision to a commit; raises RepoNotFound or RevisionNotFound."""
+        ...
+
+    async def refs(self, repo_id: str) -> Refs:
+        """The repository's branches, tags and pull requests; raises RepoNotFound."""
         ...
 
     async def list_files(self, repo_id: str, commit: str) -> list[FileEntry]:

@@ -35,6 +35,7 @@ from gate.hub.http import hub_error
 from gate.hub.source import (
     EntryNotFound,
     FileEntry,
+    Refs,
     RepoNotFound,
     Resolved,
     RevisionNotFound,
@@ -188,6 +189,28 @@ class UpstreamSource:
 
     async def repo_info(self, repo_id: str, commit: str) -> dict[str, Any] | None:
         return await self._info(repo_id, commit)
+
+    async def refs(self, repo_id: str) -> Refs:
+        url = f"{self.base_url}/api/models/{repo_id}/refs"
+        response = await self._get(url, repo_id, params={"include_prs": "1"})
+        error = hub_error(response, f"upstream refs of {repo_id}")
+        if isinstance(error, NotFoundError):
+            raise RepoNotFound(f"repository {repo_id!r} not found")
+        if error is not None:
+            raise _as_upstream(error)
+        try:
+            data = response.json()
+
+            def pairs(key: str) -> tuple[tuple[str, str], ...]:
+                return tuple(
+                    (str(r["name"]), str(r["targetCommit"]))
+                    for r in data.get(key) or []
+                    if is_commit(str(r["targetCommit"]))
+                )
+
+            return Refs(pairs("branches"), pairs("tags"), pairs("pullRequests"))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise UpstreamError(f"upstream sent unusable refs for {repo_id}") from exc
 
     async def _listing(self, repo_id: str, commit: str) -> dict[str, FileEntry]:
         key = (repo_id, commit)

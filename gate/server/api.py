@@ -14,9 +14,10 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gate.errors import InputError
-from gate.hub.source import FileEntry, Resolved
+from gate.errors import InputError, NotFoundError
+from gate.hub.source import EntryNotFound, FileEntry, Resolved
 from gate.server import dialect
+from gate.server.hints import MAX_CONFIG, loading_hints
 from gate.server.paths import HubPath
 from gate.server.state import ServerState
 from gate.service.gatekeeper import Caller
@@ -71,8 +72,27 @@ async def model_info(request: Request, hub: HubPath, state: ServerState) -> Resp
         "disabled": False,
         "tags": [],
         "siblings": [_sibling(e) for e in files],
+        **await _hints(state, resolved, files),
     }
     return JSONResponse(body, headers={"X-Repo-Commit": resolved.commit})
+
+
+async def _hints(state: ServerState, resolved: Resolved, files: list[FileEntry]) -> dict[str, str]:
+    """`pipeline_tag`/`library_name`, worked out once per commit (a commit never changes)."""
+    key = (resolved.repo_id, resolved.commit)
+    known = state.loading_hints.get(key)
+    if known is not None:
+        return known
+    config = next((e for e in files if e.path == "config.json"), None)
+    text = None
+    if config is not None and config.size <= MAX_CONFIG:
+        chunks = state.source.open(resolved.repo_id, resolved.commit, config, 0, config.size)
+        text = b"".join([chunk async for chunk in chunks])
+    found = loading_hints({e.path for e in files}, text)
+    state.loading_hints[key] = found
+    if len(state.loading_hints) > 4096:
+        state.loading_hints.popitem(last=False)
+    return found
 
 
 def _tree_entries(files: list[FileEntry], base: str, recursive: bool) -> list[dict[str, Any]]:
@@ -104,7 +124,11 @@ async def tree(request: Request, hub: HubPath, state: ServerState) -> Response:
     recursive = request.query_params.get("recursive", "false").lower() in ("true", "1")
     items = _tree_entries(files, hub.path, recursive)
     if hub.path and not items:
-        raise InputError("path", f"no folder {hub.path!r} in {resolved.repo_id}@{resolved.commit}")
+        # The hub's answer for a folder a commit lacks (transformers lists
+        # `additional_chat_templates` on every tokenizer load and tolerates only this one).
+        raise EntryNotFound(
+            f"no folder {hub.path!r} in {resolved.repo_id}@{resolved.commit}", resolved.commit
+        )
     try:
         start = int(request.query_params.get("cursor", "0"))
     except ValueError as exc:
@@ -132,6 +156,28 @@ async def paths_info(request: Request, hub: HubPath, state: ServerState) -> Resp
         elif path and any(p.startswith(path + "/") for p in by_path):
             out.append(_folder(path, files))
     return JSONResponse(out, headers={"X-Repo-Commit": resolved.commit})
+
+
+def _ref_list(kind: str, pairs: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
+    out = []
+    for name, commit in pairs:
+        ref = name if name.startswith("refs/") else f"refs/{kind}/{name}"
+        out.append({"name": name, "ref": ref, "targetCommit": commit})
+    return out
+
+
+async def refs(request: Request, hub: HubPath, state: ServerState) -> Response:
+    """`/api/models/{repo}/refs[?include_prs=1]`: what `list_repo_refs` reads."""
+    await state.authenticate(request)
+    found = await state.source.refs(hub.repo_id)
+    body: dict[str, Any] = {
+        "branches": _ref_list("heads", found.branches),
+        "tags": _ref_list("tags", found.tags),
+        "converts": [],
+    }
+    if request.query_params.get("include_prs", "").lower() in ("1", "true"):
+        body["pullRequests"] = _ref_list("pr", found.pull_requests)
+    return JSONResponse(body)
 
 
 async def whoami(request: Request, state: ServerState) -> Response:
@@ -165,6 +211,8 @@ async def dispatch_api(request: Request, hub: HubPath, state: ServerState) -> Re
         return await model_info(request, hub, state)
     if hub.kind == "tree" and method == "GET":
         return await tree(request, hub, state)
+    if hub.kind == "refs" and method == "GET" and hub.revision is None:
+        return await refs(request, hub, state)
     if hub.kind == "paths-info" and method == "POST":
         return await paths_info(request, hub, state)
-    return dialect.error_response(InputError("path", "unknown API route"), method)
+    return dialect.error_response(NotFoundError("this gate does not serve that API route"), method)

@@ -146,6 +146,19 @@ def create_app(
             raise NotFoundError("no receipt for that decision id")
         return JSONResponse(await run_in_threadpool(gatekeeper.receipt, caller, decision_id))
 
+    @app.get("/api/gate/inquiries/{inquiry_id}")
+    async def show_inquiry(inquiry_id: str, request: Request) -> Response:
+        # The recipient's side of a hold: what is asked, in which JSON shape, and how to answer.
+        caller = await state.authenticate(request)
+        record = await state.records_call(gatekeeper.inquiry, caller, inquiry_id)
+        record["answer"] = {
+            "method": "POST",
+            "url": f"/api/gate/inquiries/{inquiry_id}/answers",
+            "body": "a JSON object with one key per question id, each value in its answer_shape",
+            "example": {q["id"]: q["answer_shape"].get("example") for q in record["questions"]},
+        }
+        return JSONResponse(record)
+
     @app.post("/api/gate/inquiries/{inquiry_id}/answers")
     async def answer_inquiry(inquiry_id: str, request: Request) -> Response:
         caller = await state.authenticate(request)

@@ -79,6 +79,7 @@ def refusal(answer: GateAnswer, method: str, commit: str) -> Response:
     if answer.inquiry_id is not None:
         body["inquiry"] = {
             "id": answer.inquiry_id,
+            "url": f"/api/gate/inquiries/{answer.inquiry_id}",
             "answer_url": f"/api/gate/inquiries/{answer.inquiry_id}/answers",
         }
     headers = {

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from gate.errors import InputError, excerpt
+from gate.errors import InputError, NotFoundError, excerpt
 from gate.names import is_repo_segment
 
 
@@ -74,7 +74,14 @@ def parse_resolve(raw_path: str) -> HubPath | None:
     return None
 
 
-_API_KINDS = ("revision", "tree", "paths-info", "xet-read-token", "safetensors-metadata")
+_API_KINDS = (
+    "revision",
+    "tree",
+    "paths-info",
+    "refs",
+    "xet-read-token",
+    "safetensors-metadata",
+)
 
 
 def parse_api(raw_path: str) -> HubPath | None:
@@ -93,7 +100,8 @@ def parse_api(raw_path: str) -> HubPath | None:
             return HubPath(kind, repo, revision, path)
     if 1 <= len(rest) <= 2 and all(rest):
         return HubPath("info", _repo(rest), None, "")
-    raise InputError("path", "unknown API route")
+    # A plain 404, not RepoNotFound: the client would tell its user the repository is missing.
+    raise NotFoundError("this gate does not serve that API route")
 
 
 _RANGE_RE = re.compile(r"^bytes=([0-9]{0,19})-([0-9]{0,19})$")

@@ -41,6 +41,8 @@ class ServerState:
     metrics: Metrics = field(default_factory=Metrics)
     header_windows: OrderedDict[str, int] = field(default_factory=OrderedDict)
     """sha256 -> length of the safetensors header window (8 + N), 0 when not a valid header."""
+    loading_hints: OrderedDict[tuple[str, str], dict[str, str]] = field(default_factory=OrderedDict)
+    """(repo, commit) -> `pipeline_tag`/`library_name` for model info (see gate.server.hints)."""
     corrupt: dict[tuple[str, str, str], str] = field(default_factory=dict)
     """(repo, commit, path) -> why: files whose bytes failed their digest since start-up."""
     file_bytes: FileBytes = field(init=False)

@@ -114,6 +114,11 @@ class Gatekeeper(Protocol):
         """The caller answers its open inquiry; returns the inquiry's new state as JSON."""
         ...
 
+    def inquiry(self, caller: Caller, inquiry_id: str) -> dict[str, Any]:
+        """The caller's own inquiry as JSON (questions with answer shapes, state, answers);
+        NotFoundError for another recipient's, so its existence is not revealed."""
+        ...
+
     def receipt(self, caller: Caller, decision_id: str) -> dict[str, Any]:
         """The signed receipt (DSSE envelope) of a decision, only for the recipient it names;
         NotFoundError otherwise, so a receipt's existence is not revealed to others."""
@@ -169,9 +174,9 @@ def answer_from_decision(
         parts.append(reason)
     if decision.verdict is Verdict.HOLD and inquiry_id is not None:
         parts.append(
-            f"inquiry {inquiry_id} is open: answer it with"
-            f" POST /api/gate/inquiries/{inquiry_id}/answers"
-            f" as the recipient, or `gate inquiries answer {inquiry_id}`"
+            # Kept short: the whole line is capped, and what follows it must still fit.
+            f"inquiry {inquiry_id} is open: `python -m weight_gate_hf inquiry show|answer"
+            f" {inquiry_id}` (or GET, then POST /api/gate/inquiries/{inquiry_id}/answers)"
         )
     parts.append(f"decision {decision_id}")
     message = _ascii_line("; ".join(_ascii_line(p) for p in parts))

@@ -217,6 +217,15 @@ class StoreGatekeeper:
         )
         return record.to_dict()
 
+    def inquiry(self, caller: Caller, inquiry_id: str) -> dict[str, Any]:
+        try:
+            record = inquiries.get(self.store, inquiry_id)
+        except NotFoundError:
+            record = None
+        if record is None or record.recipient_id != caller.recipient_id:
+            raise NotFoundError(f"unknown inquiry {inquiry_id!r}")  # others' stay unseen
+        return record.to_dict()
+
     def receipt(self, caller: Caller, decision_id: str) -> dict[str, Any]:
         """The receipt of a decision, for the recipient it names only (others: not found)."""
         try:

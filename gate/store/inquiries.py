@@ -59,7 +59,10 @@ class InquiryRecord:
             "recipient_id": self.recipient_id,
             "repo_id": self.repo_id,
             "status": self.status,
-            "questions": [{"id": q, "label": _label(q), "text": _text(q)} for q in self.questions],
+            "questions": [
+                {"id": q, "label": _label(q), "text": _text(q), "answer_shape": _shape(q)}
+                for q in self.questions
+            ],
             "answers": dict(self.answers) if self.answers is not None else None,
             "opened_at": _iso(self.opened_at),
             "answered_at": _iso(self.answered_at),
@@ -86,6 +89,13 @@ def _text(code: str) -> str:
         return Question(code).text
     except ValueError:
         return code
+
+
+def _shape(code: str) -> dict[str, Any]:
+    try:
+        return Question(code).answer_shape
+    except ValueError:
+        return {"type": "string"}
 
 
 def _record(row: Any) -> InquiryRecord:
@@ -247,7 +257,10 @@ def answer(
             raise InputError("inquiry", f"inquiry {inquiry_id} is {record.status}")
         extra = sorted(set(answers) - set(record.questions))
         if extra:
-            raise InputError(f"answers.{extra[0]}", "not a question of this inquiry")
+            raise InputError(
+                f"answers.{extra[0]}",
+                "not a question of this inquiry; its questions are " + ", ".join(record.questions),
+            )
         missing = [q for q in record.questions if q not in answers]
         if missing:
             raise InputError("answers", "missing answers to: " + ", ".join(missing))

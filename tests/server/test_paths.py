@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gate.errors import InputError
+from gate.errors import InputError, NotFoundError
 from gate.server.paths import RangeNotSatisfiable, parse_api, parse_range, parse_resolve
 
 
@@ -54,7 +54,7 @@ def test_api_paths() -> None:
     rev = parse_api("/api/models/gpt2/revision/main")
     assert rev is not None and (rev.kind, rev.repo_id) == ("revision", "gpt2")
     assert parse_api("/api/whoami-v2") is None
-    with pytest.raises(InputError):
+    with pytest.raises(NotFoundError):  # a plain 404: not "repository not found"
         parse_api("/api/models/org/name/discussions/1")
 
 
