@@ -193,7 +193,7 @@ def test_checkpoint_after_minutes_without_enough_entries(
 ) -> None:
     # The head's checkpoint clock starts when the store is created (real time).
     base = datetime.now(UTC) + timedelta(minutes=1)
-    moments = iter(base + timedelta(minutes=m) for m in (0, 7, 14))
+    moments = iter(base + timedelta(minutes=m) for m in (0, 7, 14, 15))
     store = make_store(
         signer=signer,
         checkpoints=CheckpointPolicy(every=1000, minutes=10),
