@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from gate.settings import Settings
-from alembic.script import ScriptDirectory
-
 from gate.store import db
 from gate.store.db import Store, open_store
 from gate.store.schema import metadata

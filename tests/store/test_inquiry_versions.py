@@ -97,46 +97,45 @@ def test_an_answer_racing_an_approval_never_slips_under_it(
     lands first, exactly one of the two succeeds, and an approval only ever applies version 1.
     """
     officer, recipient = make_store(), make_store()
-    outcomes: list[tuple[bool, bool]] = []
     for round_ in range(12):
-        name = f"r{round_}"
-        inquiry_id = _held_inquiry(officer, name)
-        inquiries.answer(officer, inquiry_id, _answers("US"), by=name)
-        start = threading.Barrier(2)
-        result: dict[str, bool] = {}
+        _race_once(officer, recipient, f"r{round_}")
 
-        def approve(iid: str = inquiry_id) -> None:
-            start.wait()
-            try:
-                inquiries.review(officer, iid, approve=True, reviewer="o", note="ok", version=1)
-                result["approve"] = True
-            except (InputError, StoreError):
-                result["approve"] = False
 
-        def reanswer(iid: str = inquiry_id, who: str = name) -> None:
-            start.wait()
-            try:
-                inquiries.answer(recipient, iid, _answers("CN"), by=who)
-                result["answer"] = True
-            except (InputError, StoreError):
-                result["answer"] = False
+def _race_once(officer: Store, recipient: Store, name: str) -> None:
+    inquiry_id = _held_inquiry(officer, name)
+    inquiries.answer(officer, inquiry_id, _answers("US"), by=name)
+    start = threading.Barrier(2)
+    result: dict[str, bool] = {}
 
-        threads = [threading.Thread(target=approve), threading.Thread(target=reanswer)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-        assert result["approve"] != result["answer"], result
-        record = inquiries.get(officer, inquiry_id)
-        if result["approve"]:
-            assert record.status == "completed" and record.reviewed_version == 1
-            assert record.answers == _answers("US")
-            assert recipients.get(officer, name).default_destination == "US"
-        else:
-            assert record.status == "answered" and record.answers_version == 2
-            assert recipients.get(officer, name).default_destination == "US"
-        outcomes.append((result["approve"], result["answer"]))
-    assert len(outcomes) == 12
+    def approve() -> None:
+        start.wait()
+        try:
+            inquiries.review(officer, inquiry_id, approve=True, reviewer="o", note="ok", version=1)
+            result["approve"] = True
+        except (InputError, StoreError):
+            result["approve"] = False
+
+    def reanswer() -> None:
+        start.wait()
+        try:
+            inquiries.answer(recipient, inquiry_id, _answers("CN"), by=name)
+            result["answer"] = True
+        except (InputError, StoreError):
+            result["answer"] = False
+
+    threads = [threading.Thread(target=approve), threading.Thread(target=reanswer)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert result["approve"] != result["answer"], result
+    record = inquiries.get(officer, inquiry_id)
+    if result["approve"]:
+        assert record.status == "completed" and record.reviewed_version == 1
+        assert record.answers == _answers("US")
+    else:
+        assert record.status == "answered" and record.answers_version == 2
+    assert recipients.get(officer, name).default_destination == "US"
 
 
 def test_cli_approve_refuses_changed_answers_with_exit_2(
