@@ -273,6 +273,12 @@ def checkpoint_now(store: Store) -> int | None:
         return int(head.seq)
 
 
+def head_seq(store: Store) -> int:
+    """The sequence number of the last entry (0: empty chain)."""
+    with store.read() as conn:
+        return int(conn.execute(select(audit_head.c.seq).where(audit_head.c.id == 1)).scalar_one())
+
+
 def latest_checkpoint(store: Store) -> dict[str, str] | None:
     """The newest signed checkpoint as an auditor keeps it: {"payload", "signature"}."""
     with store.read() as conn:

@@ -35,7 +35,12 @@ OVERRIDE_FIELDS = ("published", "training_compute", "less_capable_than_published
 _repo = repo_key
 
 
-def save_classification(store: Store, facts: ModelFacts) -> ModelFacts:
+def save_classification(store: Store, facts: ModelFacts) -> None:
+    """Record the classifiers' facts for (repo, commit), once (see `record_classification`)."""
+    record_classification(store, facts)
+
+
+def record_classification(store: Store, facts: ModelFacts) -> ModelFacts:
     """Record the classifiers' facts for (repo, commit), once: the first record wins.
 
     Replicas that see a new commit at the same moment all classify it; the insert does nothing
