@@ -143,13 +143,6 @@ def parse_saved_checkpoints(text: str, source: str) -> list[dict[str, Any]]:
     return out
 
 
-def _time(body: Mapping[str, Any]) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(body["recorded_at"]))
-    except (KeyError, ValueError):
-        return None
-
-
 class _Walk:
     """State of one pass over the chain."""
 
@@ -179,52 +172,72 @@ class _Walk:
         if seq in self.due and self.due.pop(seq) != digest:
             raise _Broken(seq, f"entry {seq} does not match the signed checkpoint at it")
         body = json.loads(body_text)
-        self._columns(seq, body, row)
-        self._cadence(seq, body)
+        if type(body) is not dict:
+            raise _Broken(seq, f"entry {seq} does not hold a JSON object")
+        moment = self._columns(seq, body, row)
+        self._cadence(seq, moment)
         claim = body.get("license_claim")
-        if isinstance(claim, Mapping):
+        if type(claim) is dict:
             self.claims.add(_claim_key(claim, body.get("decision_id")))
         if seq in self.wanted:
             self.hashes[seq] = digest
         self.last_hash, self.expected, self.count = digest, self.expected + 1, self.count + 1
 
-    def _columns(self, seq: int, body: Mapping[str, Any], row: tuple[Any, ...]) -> None:
-        recorded_at, kind = row[4], row[5]
-        if kind != body.get("kind"):
+    def _columns(self, seq: int, body: dict[str, Any], row: tuple[Any, ...]) -> datetime:
+        """Check the lookup columns against the body; the entry's time (from the body)."""
+        if row[5] != body.get("kind"):
             raise _Broken(seq, f"entry {seq}: its kind column does not match its body")
-        moment = _time(body)
-        if moment is None or aware(recorded_at) != moment:
+        stamp, column = body.get("recorded_at"), row[4]
+        try:
+            moment = datetime.fromisoformat(stamp)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise _Broken(seq, f"entry {seq} has no readable recorded_at") from None
+        # SQLite keeps naive UTC text, PostgreSQL an aware time: compare cheaply when possible.
+        same = (
+            column.replace(" ", "T") + "+00:00" == stamp
+            if type(column) is str
+            else column == moment
+        )
+        if not same and aware(column) != moment:
             raise _Broken(seq, f"entry {seq}: its recorded_at column does not match its body")
         lookup = body.get("lookup")
         if lookup is None:
-            return  # written before lookup copies were kept in the body
-        for name, column in zip(LOOKUP_KEYS, row[6:], strict=True):
-            value = lookup.get(name) if isinstance(lookup, Mapping) else object()
-            if name == "allowed" and column is not None:
-                column = bool(column)
-            if column != value:
-                raise _Broken(seq, f"entry {seq}: its {name} column does not match its body")
+            return moment  # written before lookup copies were kept in the body
+        allowed = row[11] if row[11] is None else bool(row[11])
+        if type(lookup) is not dict or (
+            lookup.get("ref"),
+            lookup.get("recipient_id"),
+            lookup.get("repo_id"),
+            lookup.get("license_used"),
+            lookup.get("verdict"),
+            lookup.get("allowed"),
+        ) != (row[6], row[7], row[8], row[9], row[10], allowed):
+            got = dict(zip(LOOKUP_KEYS, (*row[6:11], allowed), strict=True))
+            wrong = next(
+                (k for k in LOOKUP_KEYS if type(lookup) is not dict or lookup.get(k) != got[k]),
+                "lookup",
+            )
+            raise _Broken(seq, f"entry {seq}: its {wrong} column does not match its body")
+        return moment
 
-    def _cadence(self, seq: int, body: Mapping[str, Any]) -> None:
-        moment = _time(body)
+    def _cadence(self, seq: int, moment: datetime) -> None:
         if self.gap_start is None:
             self.gap_start, self.gap_time = seq, moment
         covered_from = self.gap_start
-        if seq - covered_from + 1 > self.policy.every:
+        if seq - covered_from >= self.policy.every:
             raise _Broken(
                 seq,
                 f"entries {covered_from} to {seq} have no signed checkpoint: more than "
                 f"{self.policy.every} entries without one (a checkpoint is missing)",
             )
-        late = moment is not None and self.gap_time is not None
-        if late and seq not in self.cp_seqs and moment - self.gap_time > self.span:  # type: ignore[operator]
+        if seq in self.cp_seqs:
+            self.gap_start = self.gap_time = None
+        elif self.gap_time is not None and moment - self.gap_time > self.span:
             raise _Broken(
                 seq,
                 f"entry {seq} was appended more than {self.policy.minutes:g} minutes after entry "
                 f"{covered_from} with no checkpoint between (a checkpoint is missing)",
             )
-        if seq in self.cp_seqs:
-            self.gap_start = self.gap_time = None
 
     def tail(self, now: datetime) -> None:
         if self.gap_start is None or self.gap_time is None:
@@ -239,7 +252,7 @@ class _Walk:
             )
 
 
-def _claim_key(claim: Mapping[str, Any], decision_id: Any) -> tuple[Any, ...]:
+def _claim_key(claim: dict[str, Any], decision_id: Any) -> tuple[Any, ...]:
     return (
         claim.get("license"),
         claim.get("recipient_id"),
