@@ -32,6 +32,7 @@ def _register() -> None:
         keys_cmd,
         records_cmd,
         rules_cmd,
+        screening_cmd,
         serve_cmd,
     )
 
@@ -43,6 +44,7 @@ def _register() -> None:
         records_cmd,
         estimate_cmd,
         keys_cmd,
+        screening_cmd,
     ):
         module.register(app)
 

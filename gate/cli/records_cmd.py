@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from gate.cli import screening_cmd
 from gate.cli.output import print_json, stdout
 from gate.cli.records_common import (
     BY_OPTION,
@@ -164,6 +165,7 @@ def recipients_add(
     )
     with cli_store(db) as store:
         record = recipients.add(store, recipient_id, actor=actor(by), **values)
+        screening_cmd.screen_after_change(store, record.id, actor(by))
     _print_recipient(record, [], as_json)
 
 
@@ -205,6 +207,7 @@ def recipients_update(
     )
     with cli_store(db) as store:
         record = recipients.update_recipient(store, recipient_id, actor=actor(by), **values)
+        screening_cmd.screen_after_change(store, record.id, actor(by))
         creds = credentials.list_for(store, recipient_id)
     _print_recipient(record, creds, as_json)
 

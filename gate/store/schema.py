@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -257,4 +258,58 @@ audit_checkpoints = Table(
     Column("key_id", String(200), nullable=False),
     Column("payload", Text, nullable=False),  # the canonical bytes that were signed
     Column("signature", Text, nullable=False),  # hex of the DER signature
+)
+
+# Restricted-party screening (gate/store/screening.py): list versions, their entries (stored once
+# per content hash, shared by the versions that hold them), and each party's screening results.
+screening_lists = Table(
+    "screening_lists",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(300), nullable=False),
+    Column("list_date", Date, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("entry_count", Integer, nullable=False),
+    Column("sources", Text, nullable=False),  # JSON list of the entries' source lists
+    Column("file_name", String(500)),
+    Column("imported_by", String(200), nullable=False),
+    Column("imported_at", UTCDateTime(), nullable=False),
+)
+
+screening_entries = Table(
+    "screening_entries",
+    metadata,
+    Column("entry_hash", String(64), primary_key=True),
+    Column("uid", String(200), nullable=False, index=True),
+    Column("body", Text, nullable=False),  # canonical JSON of the entry
+)
+
+screening_list_entries = Table(
+    "screening_list_entries",
+    metadata,
+    Column("list_id", Integer, ForeignKey("screening_lists.id"), primary_key=True),
+    Column("entry_hash", String(64), ForeignKey("screening_entries.entry_hash"), primary_key=True),
+)
+
+screening_results = Table(
+    "screening_results",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("recipient_id", String(100), ForeignKey("recipients.id"), nullable=False),
+    Column("party", String(10), nullable=False),  # recipient | parent
+    Column("party_name", String(300), nullable=False),
+    Column("party_country", String(2)),
+    Column("list_id", Integer, ForeignKey("screening_lists.id"), nullable=False),
+    Column("entry_uid", String(200)),  # None: no hit (status clear)
+    Column("entry_hash", String(64)),
+    Column("matched_name", String(500)),
+    Column("score", Float),
+    Column("status", String(20), nullable=False),  # clear | possible_match | match
+    Column("is_current", Boolean, nullable=False),
+    Column("screened_at", UTCDateTime(), nullable=False),
+    Column("reviewed_by", String(200)),
+    Column("review_reason", Text),
+    Column("reviewed_at", UTCDateTime()),
+    Column("carried_from", Integer),  # the reviewed result whose review this one carries
+    Index("ix_screening_results_recipient", "recipient_id", "is_current"),
 )

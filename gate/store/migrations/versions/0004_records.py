@@ -2,7 +2,7 @@
 repository ids matched as the hub matches them (lower case).
 
 Revision ID: 0004_records
-Revises: 0001
+Revises: 0002_screening
 Create Date: 2026-12-01
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_records"
-down_revision = "0001"
+down_revision = "0002_screening"
 branch_labels = None
 depends_on = None
 
