@@ -13,6 +13,7 @@ Run: .venv/bin/python benchmarks/bench_headers.py
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import tempfile
 import time
@@ -24,15 +25,31 @@ import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
-from gate.compute.classify import classify_remote
-from gate.compute.remote import HubReader, RepoFile
+from gate.compute.pipeline import read_header
+from gate.compute.reader import RepoFile
 from gate.compute.safetensors_header import read_local_header
+from gate.hub.upstream import UpstreamSource
 from gate.rules.loader import load_default_ruleset
+from gate.service.classifying import classify_target
+from gate.service.readers import SourceReader
 from tests.compute.fake_hub import FakeHub, serve
 from tests.compute.test_classify import _sharded_repo
 
 SHARDS = 100
 LOCAL_FILES = 2000
+
+
+async def _one_at_a_time(endpoint: str, files: list[RepoFile]) -> float:
+    source = UpstreamSource(endpoint)
+    try:
+        reader = SourceReader(source, await source.resolve("bench/model", "main"))
+        await reader.list_files()
+        start = time.perf_counter()
+        for f in files:
+            await read_header(reader, f)
+        return time.perf_counter() - start
+    finally:
+        await source.aclose()
 
 
 def remote(latency: float) -> None:
@@ -44,14 +61,10 @@ def remote(latency: float) -> None:
     files = [RepoFile(n, f.size) for n, f in repo.files.items() if n.endswith(".safetensors")]  # type: ignore[union-attr]
     with serve(hub) as endpoint:
         # Baseline: the same reads one shard after another.
-        with HubReader(endpoint, max_workers=1) as reader:
-            start = time.perf_counter()
-            for f in files:
-                reader.read_header("bench/model", "main", f.path, f.size)
-            sequential = time.perf_counter() - start
+        sequential = asyncio.run(_one_at_a_time(endpoint, files))
         hub.sent_bytes = 0
         start = time.perf_counter()
-        result = classify_remote(endpoint, "bench/model", "main", None, rules)
+        result = classify_target("bench/model", rules, {}, endpoint=endpoint)
         elapsed = time.perf_counter() - start
     print(
         f"remote ({latency * 1000:.0f} ms per response): {SHARDS} shards, "

@@ -52,14 +52,13 @@ GATE_SCRIPT = textwrap.dedent(
     from gate.core.values import ModelFacts
     from gate.crypto.keys import Signer
     from gate.hub.local import LocalStore
-    from gate.rules.loader import load_default_ruleset
     from gate.server.app import create_app
     from tests.plugins.conftest import ReceiptKeeper
-    from tests.server.conftest import default_accounts
+    from tests.server.conftest import store_keeper
     key = serialization.load_pem_private_key(Path({key!r}).read_bytes(), password=None)
-    keeper = ReceiptKeeper(load_default_ruleset(), default_accounts(),
-                           {{{repo!r}: ModelFacts(repo_id={repo!r}, published=True)}},
-                           signer=Signer.from_private_key(key))
+    keeper = store_keeper(Path({store!r}).parent / "records",
+                          {{{repo!r}: ModelFacts(repo_id={repo!r}, published=True)}},
+                          keeper=ReceiptKeeper, signer=Signer.from_private_key(key))
     app = create_app(LocalStore({store!r}), keeper)
     uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", access_log=False)
     """

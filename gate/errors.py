@@ -88,3 +88,10 @@ class UpstreamError(GateError):
 
     exit_code = 6
     http_status = 502
+
+
+class UpstreamAuthError(UpstreamError):
+    """A hub refused the credential sent to it (HTTP 401/403): the CLI's `--token`, or the
+    gate's own upstream token (then the recipient sees an upstream failure, not a 401)."""
+
+    exit_code = 4

@@ -24,6 +24,7 @@ from gate.core.values import (
     TransferRequest,
 )
 from gate.errors import GateError, InputError
+from gate.model_codec import model_facts_to_dict
 from gate.rules.countries import normalize_country
 
 
@@ -37,6 +38,7 @@ class ComputeIn(_Strict):
     central: float | None = None
     operations: float | None = None
     method: str | None = None
+    evidence: list[str] = []
 
     @field_validator("low", "high", "central", "operations")
     @classmethod
@@ -110,13 +112,15 @@ def _country(value: str | None, field: str) -> str | None:
 def _compute(value: ComputeIn | None) -> ComputeInterval:
     if value is None:
         return ComputeInterval()
-    method = value.method or "request"
+    method = value.method if value.method is not None else "request"
+    evidence = tuple(value.evidence)
     if value.operations is not None:
         if value.low is not None or value.high is not None:
             raise InputError("model.training_compute", "give either operations or low/high")
-        return ComputeInterval.exactly(value.operations, method)
+        ops = value.operations
+        return ComputeInterval(ops, ops, ops, method, evidence)
     try:
-        return ComputeInterval(value.low, value.high, value.central, method)
+        return ComputeInterval(value.low, value.high, value.central, method, evidence)
     except InputError as exc:
         raise InputError(f"model.{exc.field}", exc.problem) from None
 
@@ -237,29 +241,12 @@ def parse_request_json(text: str | bytes, source: str = "request") -> TransferRe
 def request_to_dict(request: TransferRequest) -> dict[str, Any]:
     """The request JSON for a core request: `parse_request(request_to_dict(r)) == r`."""
     model = request.model
-    tc = model.training_compute
     recipient = request.recipient
     parent = recipient.ultimate_parent
     return {
         "date": request.date.isoformat(),
         "file": request.file,
-        "model": {
-            "repo_id": model.repo_id,
-            "revision": model.revision,
-            "commit": model.commit,
-            "designated": model.designated,
-            "designation_reason": model.designation_reason,
-            "published": model.published,
-            "publication_evidence": model.publication_evidence,
-            "training_compute": {
-                "low": tc.low,
-                "high": tc.high,
-                "central": tc.central,
-                "method": tc.method,
-            },
-            "less_capable_than_published": model.less_capable_than_published,
-            "declaration_id": model.declaration_id,
-        },
+        "model": model_facts_to_dict(model),
         "recipient": {
             "name": recipient.name,
             "id": recipient.id,

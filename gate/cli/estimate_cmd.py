@@ -19,12 +19,7 @@ from rich.markup import escape
 
 from gate.cli.output import print_json, stdout
 from gate.compute.assemble import TrainingInputs
-from gate.compute.classify import (
-    Classification,
-    classify_from_parts,
-    classify_local,
-    classify_remote,
-)
+from gate.compute.classify import Classification
 from gate.compute.declaration import (
     VerifiedDeclaration,
     load_envelope,
@@ -38,6 +33,7 @@ from gate.core.ruleset import Ruleset
 from gate.crypto.keys import load_public_keys
 from gate.errors import InputError, SignatureError
 from gate.rules.loader import resolve_ruleset
+from gate.service.classifying import classify_target
 
 PRECISIONS = ("bf16", "fp16", "fp8", "fp32", "tf32", "int8", "fp4")
 
@@ -92,6 +88,20 @@ def _inputs(
     )
 
 
+def _trusted_keys(extra: list[Path]) -> dict[str, ec.EllipticCurvePublicKey]:
+    """The declarer keys the server trusts (GATE_TRUSTED_DECLARER_KEYS), plus `--key`."""
+    from gate.settings import Settings
+
+    return load_public_keys([*Settings().trusted_declarer_keys, *extra])
+
+
+def _ruleset(path: Path | None) -> Ruleset:
+    """`--ruleset`, else the one the server decides under (GATE_RULESET), else the shipped one."""
+    from gate.settings import Settings
+
+    return resolve_ruleset(path if path is not None else Settings().ruleset)
+
+
 def _classify(
     source: str | None,
     endpoint: str | None,
@@ -99,17 +109,17 @@ def _classify(
     token: str | None,
     rules: Ruleset,
     inputs: TrainingInputs,
+    keys: list[Path],
 ) -> Classification:
-    if source is None:
-        return classify_from_parts(rules, inputs=inputs)
-    if endpoint:
-        return classify_remote(endpoint, source, revision, token, rules, inputs)
-    path = Path(source)
-    if not path.exists():
-        raise InputError(
-            "source", f"{source}: no such file or folder (to read a repository id, pass --endpoint)"
-        )
-    return classify_local(path, rules, inputs)
+    return classify_target(
+        source,
+        rules,
+        _trusted_keys(keys),
+        endpoint=endpoint,
+        revision=revision,
+        token=token,
+        inputs=inputs,
+    )
 
 
 def _render_compute(result: Classification) -> None:
@@ -165,7 +175,7 @@ def estimate_command(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> int:
     """Estimate training compute and where it stands against the threshold."""
-    rules = resolve_ruleset(ruleset)
+    rules = _ruleset(ruleset)
     inputs = _inputs(
         params,
         active_params,
@@ -178,7 +188,7 @@ def estimate_command(
         utilization,
         _declaration(declaration, key),
     )
-    result = _classify(source, endpoint, revision, token, rules, inputs)
+    result = _classify(source, endpoint, revision, token, rules, inputs, key)
     if as_json:
         print_json(_estimate_dict(result))
     else:
@@ -191,12 +201,15 @@ def classify_command(
     endpoint: str | None = typer.Option(None, "--endpoint", help="Hugging Face-compatible URL."),
     revision: str = typer.Option("main", "--revision", help="Branch, tag or commit."),
     token: str | None = typer.Option(None, "--token", help="Bearer token for --endpoint."),
+    key: list[Path] = typer.Option(
+        [], "--key", help="Trusted declarer public key (PEM), besides GATE_TRUSTED_DECLARER_KEYS."
+    ),
     ruleset: Path | None = typer.Option(None, "--ruleset", help="Ruleset TOML (default: shipped)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> int:
     """Training compute and publication status of a model, together."""
-    rules = resolve_ruleset(ruleset)
-    result = _classify(source, endpoint, revision, token, rules, TrainingInputs())
+    rules = _ruleset(ruleset)
+    result = _classify(source, endpoint, revision, token, rules, TrainingInputs(), key)
     if as_json:
         print_json(result.to_dict())
         return 0

@@ -1,10 +1,7 @@
 """Classify a model: training-compute interval and publication status, from metadata only.
 
-Three entry points share one pure core (`classify_from_parts`):
-- `classify_local(path, ruleset)`: a safetensors file or a model folder on disk;
-- `classify_remote(endpoint, repo_id, revision, token, ruleset)`: any Hugging Face-compatible
-  server, reading only the API, small text files and safetensors headers;
-- `classify_from_parts(...)`: pieces the caller fetched itself (the proxy, with its own I/O).
+The pure core (`classify_from_parts`) works on pieces already read; the one pipeline that reads
+them from a repository, wherever it is, is `gate.compute.pipeline.classify_repository`.
 """
 
 from __future__ import annotations
@@ -12,10 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-import httpx
 
 from gate.compute.assemble import TrainingInputs, as_mapping, assess, settle_hint
 from gate.compute.combine import position
@@ -23,11 +17,11 @@ from gate.compute.estimate import Estimate
 from gate.compute.model_card import ModelCard, parse_model_card
 from gate.compute.params import ParameterCount, count_from_config, count_from_headers
 from gate.compute.publication import PublicationOverride, publication_status
-from gate.compute.remote import HubReader, RepoFile
-from gate.compute.safetensors_header import SafetensorsHeader, parse_header, read_local_header
+from gate.compute.safetensors_header import SafetensorsHeader, parse_header
 from gate.core.ruleset import Ruleset
 from gate.core.values import ComputeInterval, ModelFacts
-from gate.errors import InputError, MetadataError
+from gate.errors import MetadataError
+from gate.model_codec import compute_to_dict
 
 INDEX_FILE = "model.safetensors.index.json"
 
@@ -55,16 +49,12 @@ class Classification:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "low": self.compute.low,
-            "central": self.compute.central,
-            "high": self.compute.high,
-            "method": self.compute.method,
+            **compute_to_dict(self.compute),  # low, high, central, method, evidence
             "threshold": self.threshold,
             "position": self.position,
             "parameters": {"total": self.parameters_total, "active": self.parameters_active},
             "inputs": dict(self.inputs),
             "warnings": list(self.warnings),
-            "evidence": list(self.compute.evidence),
             "settle": self.settle,
             "published": self.published,
             "publication_evidence": self.publication_evidence,
@@ -194,98 +184,6 @@ def _info_licenses(info: Mapping[str, Any]) -> tuple[str, ...]:
     if isinstance(card_data, Mapping) and isinstance(card_data.get("license"), str):
         return (card_data["license"],)
     return ()
-
-
-def _read_text(path: Path) -> str | None:
-    try:
-        return path.read_text("utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MetadataError(str(path), f"cannot read: {exc}") from exc
-
-
-def classify_local(
-    path: Path,
-    ruleset: Ruleset,
-    inputs: TrainingInputs = TrainingInputs(),
-    override: PublicationOverride | None = None,
-) -> Classification:
-    """A local safetensors file, or a model folder (config.json, README.md, safetensors)."""
-    if path.is_file():
-        return classify_from_parts(
-            ruleset,
-            headers=[read_local_header(path)],
-            inputs=inputs,
-            override=override,
-            source=str(path),
-        )
-    if not path.is_dir():
-        raise InputError("source", f"{path} is neither a file nor a folder")
-    config = json_object(_read_text(path / "config.json"), str(path / "config.json"))
-    index = json_object(_read_text(path / INDEX_FILE), str(path / INDEX_FILE))
-    present = [p.name for p in path.iterdir() if p.is_file()]
-    shards = shard_paths(present, index)
-    everything = [str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()]
-    return classify_from_parts(
-        ruleset,
-        headers=[read_local_header(path / name) for name in shards],
-        config=config,
-        card_text=_read_text(path / "README.md"),
-        inputs=inputs,
-        override=override,
-        source=str(path),
-        uncounted=uncounted_parameter_files(everything, shards, ruleset),
-    )
-
-
-def classify_remote(
-    endpoint: str,
-    repo_id: str,
-    revision: str,
-    token: str | None,
-    ruleset: Ruleset,
-    inputs: TrainingInputs = TrainingInputs(),
-    override: PublicationOverride | None = None,
-    *,
-    client: httpx.Client | None = None,
-) -> Classification:
-    """A repository on a Hugging Face-compatible server, read header-only."""
-    reader = HubReader(endpoint, token, client=client)
-    try:
-        info = reader.repo_info(repo_id, revision)
-        files = reader.list_files(repo_id, revision, info)
-        by_path = {f.path: f for f in files}
-        index = json_object(
-            reader.fetch_text(repo_id, revision, INDEX_FILE) if INDEX_FILE in by_path else None,
-            f"{repo_id}/{INDEX_FILE}",
-        )
-        config = json_object(
-            reader.fetch_text(repo_id, revision, "config.json")
-            if "config.json" in by_path
-            else None,
-            f"{repo_id}/config.json",
-        )
-        card = reader.fetch_text(repo_id, revision, "README.md") if "README.md" in by_path else None
-        shards = shard_paths(list(by_path), index)
-        headers = reader.read_headers(
-            repo_id, revision, [by_path.get(s, RepoFile(s)) for s in shards]
-        )
-    finally:
-        if client is None:
-            reader.close()
-    commit = info.get("sha")
-    return classify_from_parts(
-        ruleset,
-        headers=headers,
-        config=config,
-        card_text=card,
-        repo_info=info,
-        inputs=inputs,
-        override=override,
-        source=f"{endpoint.rstrip('/')}/{repo_id}@{commit or revision}",
-        uncounted=uncounted_parameter_files(list(by_path), shards, ruleset),
-    )
 
 
 def to_model_facts(

@@ -29,13 +29,12 @@ from gate.core.values import Decision
 from gate.crypto.dsse import IN_TOTO_PAYLOAD_TYPE, verify_envelope
 from gate.crypto.keys import Signer
 from gate.errors import InputError, SignatureError
+from gate.names import is_commit, is_sha256
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 RECEIPT_PREDICATE_TYPE = "https://weight-gate.dev/receipt/v1"
 RECEIPT_HEADER = "X-Gate-Receipt"
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 # Recipient clocks drift; a receipt "issued" a little in the future is still accepted.
 CLOCK_SKEW_SECONDS = 300
 
@@ -79,9 +78,9 @@ class ReceiptClaims:
     expires_at: datetime
 
     def __post_init__(self) -> None:
-        if not _COMMIT.match(self.commit):
+        if not is_commit(self.commit):
             raise InputError("commit", f"expected 40 lowercase hex digits, got {self.commit!r}")
-        if not _SHA256.match(self.sha256):
+        if not is_sha256(self.sha256):
             raise InputError("sha256", f"expected 64 lowercase hex digits, got {self.sha256!r}")
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 0:
             raise InputError("size", f"expected a non-negative integer, got {self.size!r}")

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -44,6 +43,7 @@ from gate.core.canonical import canonical_json
 from gate.crypto.dsse import IN_TOTO_PAYLOAD_TYPE, verify_envelope_key
 from gate.crypto.keys import Signer
 from gate.errors import InputError, SignatureError
+from gate.names import is_sha256
 
 BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 MODEL_SIGNING_PREDICATE_TYPE = "https://model_signing/signature/v1.0"
@@ -53,8 +53,6 @@ SIDECAR_PATH = "weight-gate.sig"
 """Where the proxy lists the bundle in a snapshot's tree (so `snapshot_download` fetches it)."""
 GIT_PATHS = (".git", ".gitattributes", ".github", ".gitignore")
 """Paths `model_signing verify key` skips by default (`--ignore-git-paths`)."""
-
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def public_key_hint(public_key: ec.EllipticCurvePublicKey) -> str:
@@ -102,7 +100,7 @@ def snapshot_statement(
         pure = _check_path(path)
         if pure == sidecar:
             raise InputError("files", f"{path!r} is the signature sidecar's own path")
-        if not isinstance(digest, str) or not _SHA256.match(digest):
+        if not isinstance(digest, str) or not is_sha256(digest):
             raise InputError(f"files[{path}]", f"expected a lowercase hex sha256, got {digest!r}")
         if not _ignored(pure, ignore):
             checked.append((pure, digest))

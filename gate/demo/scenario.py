@@ -28,10 +28,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from safetensors.numpy import save
 
 from gate.compute.declaration import parse_declaration, sign_declaration
+from gate.compute.pipeline import DECLARATION_FILE
 from gate.core.canonical import sha256_hex
 from gate.crypto.keys import KeyRing
 from gate.hub.layout import write_snapshot
-from gate.server.classifying import DECLARATION_FILE
 from gate.server.settings import ServeSettings
 from gate.store import credentials, models, recipients
 from gate.store.db import Store

@@ -17,18 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
 
 from gate.errors import UpstreamError
 from gate.hub.source import (
     CHUNK_SIZE,
-    COMMIT_RE,
-    REPO_SEGMENT_RE,
-    SHA256_RE,
     EntryNotFound,
     FileEntry,
     RepoNotFound,
@@ -39,8 +36,8 @@ from gate.hub.source import (
     lfs_pointer,
     stream_slot,
 )
+from gate.names import is_commit, is_ref, is_repo_id, is_sha256
 
-_REF_RE = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 LFS_MIN_SIZE = 10 * 1024 * 1024
 """Plain (non-symlinked) files this large are listed as LFS files, as the hub would store them."""
 
@@ -80,8 +77,7 @@ class LocalStore:
         The hub treats repository names case-insensitively; answering under the folder's own
         spelling means every decision and record names one repository however it was typed.
         """
-        segments = repo_id.split("/")
-        if not 1 <= len(segments) <= 2 or not all(REPO_SEGMENT_RE.match(s) for s in segments):
+        if not is_repo_id(repo_id):
             raise RepoNotFound(f"repository {repo_id!r} not found")
         wanted = repo_folder(repo_id).casefold()
         try:
@@ -97,16 +93,16 @@ class LocalStore:
 
     async def resolve(self, repo_id: str, revision: str) -> Resolved:
         canonical, folder = self._repo_dir(repo_id)
-        if COMMIT_RE.match(revision) and (folder / "snapshots" / revision).is_dir():
+        if is_commit(revision) and (folder / "snapshots" / revision).is_dir():
             return Resolved(canonical, revision, revision)
-        if not _REF_RE.match(revision) or ".." in revision.split("/"):
+        if not is_ref(revision) or ".." in revision.split("/"):
             raise RevisionNotFound(f"revision {revision!r} not found in {canonical}")
         ref = folder / "refs" / revision
         try:
             commit = ref.read_text(encoding="ascii").strip()
         except (OSError, UnicodeDecodeError) as exc:
             raise RevisionNotFound(f"revision {revision!r} not found in {canonical}") from exc
-        if not COMMIT_RE.match(commit) or not (folder / "snapshots" / commit).is_dir():
+        if not is_commit(commit) or not (folder / "snapshots" / commit).is_dir():
             raise RevisionNotFound(f"revision {revision!r} of {canonical} points to no snapshot")
         return Resolved(canonical, commit, revision)
 
@@ -115,7 +111,7 @@ class LocalStore:
     def _entry(self, folder: Path, rel: str, real: str) -> FileEntry:
         stat = os.stat(real)
         blob_name = os.path.basename(real)
-        if SHA256_RE.match(blob_name) and Path(real).parent.name == "blobs":
+        if is_sha256(blob_name) and Path(real).parent.name == "blobs":
             # An LFS blob is named by its sha256: trusted here, checked while streaming.
             sha = blob_name
             return FileEntry(
@@ -132,7 +128,7 @@ class LocalStore:
                 rel, stat.st_size, sha, git_blob_oid(lfs_pointer(sha, stat.st_size)), True
             )
         # A blob the hub named by its git id keeps that id, so a corrupted copy fails the check.
-        if re.fullmatch(r"[0-9a-f]{40}", blob_name) and Path(real).parent.name == "blobs":
+        if is_commit(blob_name) and Path(real).parent.name == "blobs":
             oid = blob_name
         return FileEntry(rel, stat.st_size, sha, oid, False)
 
@@ -142,7 +138,7 @@ class LocalStore:
         if cached is not None:
             return cached
         snapshot = folder / "snapshots" / commit
-        if not COMMIT_RE.match(commit) or not snapshot.is_dir():
+        if not is_commit(commit) or not snapshot.is_dir():
             raise RevisionNotFound(f"commit {commit} not found in {repo_id}")
         inside = str(folder) + os.sep
         entries: dict[str, FileEntry] = {}
@@ -201,6 +197,9 @@ class LocalStore:
                     yield data
         finally:
             os.close(fd)
+
+    async def repo_info(self, repo_id: str, commit: str) -> dict[str, Any] | None:
+        return None  # a folder of files, not a hub: no private or gated flags to read
 
     async def ready(self) -> None:
         if not self.root.is_dir() or not os.access(self.root, os.R_OK | os.X_OK):

@@ -9,18 +9,12 @@ Face cache layout) and `gate.hub.upstream.UpstreamSource` (any Hub-compatible se
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from gate.errors import NotFoundError
-
-COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-# Hub repository names: letters, digits, '-', '_', '.'; one or two segments (org/name or name).
-REPO_SEGMENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 
 CHUNK_SIZE = 1024 * 1024
 """Largest chunk read from a source: one stream on loopback needs about 1 MiB per read (and per
@@ -161,6 +155,10 @@ class ModelSource(Protocol):
         self, repo_id: str, commit: str, entry: FileEntry, start: int, stop: int
     ) -> AsyncIterator[bytes]:
         """Stream bytes [start, stop) of a file in chunks of at most `chunk_size()`."""
+        ...
+
+    async def repo_info(self, repo_id: str, commit: str) -> dict[str, Any] | None:
+        """The hub's repository info at a commit (`private`, `gated`, ...); None: not a hub."""
         ...
 
     async def ready(self) -> None:

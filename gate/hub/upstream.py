@@ -17,9 +17,9 @@ from urllib.parse import quote
 
 import httpx
 
-from gate.errors import UpstreamError
+from gate.errors import GateError, NotFoundError, UpstreamError
+from gate.hub.http import hub_error
 from gate.hub.source import (
-    COMMIT_RE,
     EntryNotFound,
     FileEntry,
     RepoNotFound,
@@ -29,13 +29,15 @@ from gate.hub.source import (
     git_blob_oid,
     stream_slot,
 )
+from gate.names import is_commit
 
 _MAX_CACHED = 256
 
 
-def _upstream_message(response: httpx.Response) -> str:
-    message = response.headers.get("X-Error-Message")
-    return f"{response.status_code} {message}" if message else str(response.status_code)
+def _as_upstream(error: GateError) -> UpstreamError:
+    """What the gate's own client meets upstream is the upstream's failure, never the caller's
+    (an upstream 404 on a listed file is not the recipient's missing file)."""
+    return error if isinstance(error, UpstreamError) else UpstreamError(str(error))
 
 
 class UpstreamSource:
@@ -70,24 +72,36 @@ class UpstreamSource:
             raise UpstreamError(f"upstream {self.base_url} unreachable: {exc}") from exc
 
     async def resolve(self, repo_id: str, revision: str) -> Resolved:
-        url = f"{self.base_url}/api/models/{repo_id}/revision/{quote(revision, safe='')}"
-        response = await self._get(url)
-        if response.status_code == 404:
-            if response.headers.get("X-Error-Code") == "RevisionNotFound":
-                raise RevisionNotFound(f"revision {revision!r} not found in {repo_id}")
-            raise RepoNotFound(f"repository {repo_id!r} not found")
-        if response.status_code != 200:
-            raise UpstreamError(
-                f"upstream refused {repo_id}@{revision}: {_upstream_message(response)}"
-            )
+        data = await self._info(repo_id, revision)
         try:
-            data = response.json()
             canonical, commit = str(data["id"]), str(data["sha"])
         except (ValueError, KeyError, TypeError) as exc:
             raise UpstreamError(f"upstream sent unusable repository info for {repo_id}") from exc
-        if not COMMIT_RE.match(commit):
+        if not is_commit(commit):
             raise UpstreamError(f"upstream sent a malformed commit {commit!r} for {repo_id}")
         return Resolved(canonical, commit, revision)
+
+    async def _info(self, repo_id: str, revision: str) -> dict[str, Any]:
+        """`/api/models/{repo}/revision/{rev}`: the hub's info on a repository at a revision."""
+        url = f"{self.base_url}/api/models/{repo_id}/revision/{quote(revision, safe='')}"
+        response = await self._get(url)
+        error = hub_error(response, f"upstream {repo_id}@{revision}")
+        if isinstance(error, RevisionNotFound):
+            raise RevisionNotFound(f"revision {revision!r} not found in {repo_id}")
+        if isinstance(error, NotFoundError):
+            raise RepoNotFound(f"repository {repo_id!r} not found")
+        if error is not None:
+            raise _as_upstream(error)
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise UpstreamError(f"upstream sent unusable repository info for {repo_id}") from exc
+        if not isinstance(data, dict):
+            raise UpstreamError(f"upstream sent unusable repository info for {repo_id}")
+        return data
+
+    async def repo_info(self, repo_id: str, commit: str) -> dict[str, Any] | None:
+        return await self._info(repo_id, commit)
 
     async def _listing(self, repo_id: str, commit: str) -> dict[str, FileEntry]:
         key = (repo_id, commit)
@@ -100,10 +114,11 @@ class UpstreamSource:
         entries: dict[str, FileEntry] = {}
         while url is not None:
             response = await self._get(url, params=params)
-            if response.status_code == 404:
+            error = hub_error(response, f"upstream tree of {repo_id}")
+            if isinstance(error, NotFoundError):
                 raise RevisionNotFound(f"commit {commit} not found in {repo_id}")
-            if response.status_code != 200:
-                raise UpstreamError(f"upstream tree of {repo_id}: {_upstream_message(response)}")
+            if error is not None:
+                raise _as_upstream(error)
             try:
                 for item in response.json():
                     if item.get("type") != "file":
@@ -163,9 +178,8 @@ class UpstreamSource:
                 async with self._client.stream("GET", url, headers=headers) as response:
                     if response.status_code not in (200, 206):
                         await response.aread()
-                        raise UpstreamError(
-                            f"upstream refused {entry.path}: {_upstream_message(response)}"
-                        )
+                        error = hub_error(response, f"upstream refused {entry.path}")
+                        raise _as_upstream(error or UpstreamError(f"upstream sent {entry.path}"))
                     skip = start if response.status_code == 200 else 0
                     if response.status_code == 206:
                         expected = f"bytes {start}-{stop - 1}/"

@@ -17,9 +17,9 @@ from starlette.responses import JSONResponse, Response
 from gate.errors import InputError
 from gate.hub.source import FileEntry, Resolved
 from gate.server import dialect
-from gate.server.gatekeeper import Caller
 from gate.server.paths import HubPath
 from gate.server.state import ServerState
+from gate.service.gatekeeper import Caller
 
 
 def _sibling(entry: FileEntry) -> dict[str, Any]:

@@ -22,19 +22,18 @@ from gate.crypto.keys import Signer
 from gate.errors import GateError, InputError, NotFoundError
 from gate.hub.source import ModelSource
 from gate.server import api, dialect
-from gate.server.classifying import ModelFactsProvider
-from gate.server.gatekeeper import Gatekeeper, Mode
 from gate.server.paths import parse_api, parse_resolve
 from gate.server.resolve import handle_resolve
-from gate.server.snapshot import Sidecars
 from gate.server.state import RECORDS_CONCURRENCY, ServerState
+from gate.service.classifying import ModelFactsProvider
+from gate.service.gatekeeper import Gatekeeper
+from gate.service.snapshot import Sidecars
 
 
 def create_app(
     source: ModelSource,
     gatekeeper: Gatekeeper,
     *,
-    mode: Mode = "enforce",
     tree_page_size: int = 1000,
     close_source: bool = True,
     facts: ModelFactsProvider | None = None,
@@ -42,13 +41,12 @@ def create_app(
     signer: Signer | None = None,
     records_concurrency: int = RECORDS_CONCURRENCY,
 ) -> FastAPI:
-    """The gate's HTTP app. `mode="shadow"` decides and records but lets every byte through."""
-    if mode not in ("enforce", "shadow"):
-        raise InputError("mode", f"expected enforce or shadow, got {mode!r}")
+    """The gate's HTTP app. The gatekeeper's mode rules: in "shadow" it decides and records
+    but lets every byte through."""
+    mode = gatekeeper.mode
     state = ServerState(
         source=source,
         gatekeeper=gatekeeper,
-        mode=mode,
         tree_page_size=tree_page_size,
         facts=facts,
         public_keys=jwks,

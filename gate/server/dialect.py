@@ -20,8 +20,8 @@ from starlette.responses import Response
 
 from gate.errors import AuthError, GateError, InputError, NotFoundError, StoreError, UpstreamError
 from gate.hub.source import EntryNotFound, RepoNotFound, RevisionNotFound
-from gate.server.gatekeeper import GateAnswer
 from gate.server.paths import RangeNotSatisfiable
+from gate.service.gatekeeper import GateAnswer
 
 
 def ascii_line(text: str) -> str:

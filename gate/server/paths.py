@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from gate.errors import InputError
-from gate.hub.source import REPO_SEGMENT_RE
+from gate.names import is_repo_segment
 
 
 class RangeNotSatisfiable(InputError):
@@ -55,7 +55,7 @@ def _clean_file_path(parts: list[str]) -> str:
 
 def _repo(segments: list[str]) -> str:
     names = [_segment(s) for s in segments]
-    if not all(REPO_SEGMENT_RE.match(n) for n in names):
+    if not all(is_repo_segment(n) for n in names):
         raise InputError("repo_id", f"unacceptable repository name {'/'.join(names)!r}")
     return "/".join(names)
 

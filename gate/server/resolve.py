@@ -23,18 +23,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from gate.compute.safetensors_header import MAX_HEADER_BYTES
 from gate.errors import GateError
 from gate.hub.source import FileEntry, Resolved, git_blob_oid
 from gate.rules.countries import normalize_country
 from gate.server import dialect
-from gate.server.context import transfer_context
-from gate.server.gatekeeper import Caller, GateAnswer
 from gate.server.paths import HubPath, parse_range
-from gate.server.snapshot import SIDECAR_PATH
 from gate.server.state import ServerState, log
 from gate.server.streaming import DigestMismatch, Failure, plain_body, verified_body
+from gate.service.context import transfer_context
+from gate.service.gatekeeper import Caller, GateAnswer
+from gate.service.snapshot import SIDECAR_PATH
 
-_MAX_HEADER = 100 * 1024 * 1024  # the safetensors format's own limit on N
 _MAX_WINDOWS = 4096
 
 
@@ -68,7 +68,7 @@ async def _header_window(state: ServerState, resolved: Resolved, entry: FileEntr
             [c async for c in src.open(resolved.repo_id, resolved.commit, entry, 0, 8)]
         )
         (length,) = struct.unpack("<Q", prefix)
-        if 2 <= length <= min(_MAX_HEADER, entry.size - 8):
+        if 2 <= length <= min(MAX_HEADER_BYTES, entry.size - 8):
             raw = b"".join(
                 [c async for c in src.open(resolved.repo_id, resolved.commit, entry, 8, 8 + length)]
             )
@@ -124,7 +124,6 @@ async def handle_resolve(request: Request, hub: HubPath, state: ServerState) -> 
         client=request.client.host if request.client else None,
         method=method,
         byte_range=byte_range,
-        shadow=state.mode == "shadow",
     )
     is_parameters = ctx.is_parameters
     answer = await state.records_call(state.gatekeeper.check, ctx)

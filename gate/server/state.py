@@ -14,10 +14,10 @@ from starlette.requests import Request
 
 from gate.errors import AuthError
 from gate.hub.source import ModelSource
-from gate.server.classifying import ModelFactsProvider
-from gate.server.gatekeeper import Caller, Gatekeeper, Mode
 from gate.server.metrics import Metrics
-from gate.server.snapshot import Sidecars
+from gate.service.classifying import ModelFactsProvider
+from gate.service.gatekeeper import Caller, Gatekeeper, Mode
+from gate.service.snapshot import Sidecars
 
 log = logging.getLogger("gate.server")
 T = TypeVar("T")
@@ -28,7 +28,6 @@ RECORDS_CONCURRENCY = 4
 class ServerState:
     source: ModelSource
     gatekeeper: Gatekeeper
-    mode: Mode = "enforce"
     tree_page_size: int = 1000
     resume_verify_limit: int = 1 << 30
     """Resumes that start later than this are not re-hashed from byte 0 (about 1 s of sha256)."""
@@ -50,6 +49,11 @@ class ServerState:
     """Calls into the records (authenticate, check) run in a few threads, first come first
     served: under load, many threads only fight over the GIL and the write lock, and requests
     that lose that fight wait long enough for the client's 10 s header timeout."""
+
+    @property
+    def mode(self) -> Mode:
+        """The gatekeeper's mode: the one value that says whether the gate enforces."""
+        return self.gatekeeper.mode
 
     async def records_call(self, function: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(function, *args, limiter=self.records_limiter)

@@ -7,12 +7,28 @@ headquarters or parent stays unknown and the decision asks.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from gate.core.values import ModelFacts, TransferRequest
 from gate.store import inquiries, licenses, models, recipients
 from gate.store.db import Store
 from gate.store.recipients import RecipientRecord
+
+
+def choose_destination(asked: str | None, record: RecipientRecord) -> tuple[str | None, str | None]:
+    """The one rule for a transfer's destination, and a note when the asked one is refused.
+
+    Not asked (no `X-Gate-Destination`): the recipient's default destination (None when it has
+    none, which the decision treats as unknown). Asked: used only when it is one the recipient
+    registered; any other is not a fact the gate may accept from the client, so the decision
+    sees an unknown destination and holds.
+    """
+    if asked is None:
+        return record.default_destination, None
+    if asked == record.default_destination or asked in record.destinations:
+        return asked, None
+    return None, f"X-Gate-Destination {asked} is not a registered destination of {record.name}"
 
 
 def build_request(
@@ -29,24 +45,44 @@ def build_request(
 ) -> TransferRequest:
     """The TransferRequest for one transfer, from the records (one read transaction).
 
-    `destination` None means the recipient's default destination (None when it has none, which
-    the decision treats as unknown). `model_facts` are the classifiers' facts for the commit;
-    designations and operator overrides are folded in here. Raises NotFoundError for an unknown
-    recipient and StoreError when the database fails.
+    `destination` is the one asked for (None: not asked), chosen by `choose_destination`.
+    `model_facts` are the classifiers' facts for the commit; designations and operator overrides
+    are folded in here. Raises NotFoundError for an unknown recipient and StoreError when the
+    database fails.
     """
+    return build_transfer(
+        store,
+        recipient=recipient,
+        repo_id=repo_id,
+        commit=commit,
+        revision=revision,
+        file=file,
+        destination=destination,
+        day=day,
+        model_facts=model_facts,
+    )[0]
+
+
+def build_transfer(
+    store: Store,
+    *,
+    recipient: RecipientRecord | str,
+    repo_id: str,
+    commit: str | None,
+    revision: str | None,
+    file: str | None,
+    destination: str | None,
+    day: date,
+    model_facts: ModelFacts | None = None,
+) -> tuple[TransferRequest, str | None]:
+    """`build_request`, and the note `choose_destination` made on the asked destination."""
     recipient_id = recipient if isinstance(recipient, str) else recipient.id
     base = model_facts or ModelFacts(repo_id=repo_id)
-    base = ModelFacts(
+    base = replace(
+        base,
         repo_id=repo_id,
         revision=revision if revision is not None else base.revision,
         commit=commit if commit is not None else base.commit,
-        designated=base.designated,
-        designation_reason=base.designation_reason,
-        published=base.published,
-        publication_evidence=base.publication_evidence,
-        training_compute=base.training_compute,
-        less_capable_than_published=base.less_capable_than_published,
-        declaration_id=base.declaration_id,
     )
     with store.read() as conn:
         record = recipients.get_in(conn, recipient_id)
@@ -54,13 +90,15 @@ def build_request(
         inquiry = inquiries.latest_for(conn, record.id, repo_id)
         trained = models.trained_for_in(conn, repo_id, record.id)
         facts = models.fold_in(conn, base)
-    return TransferRequest(
+    chosen, note = choose_destination(destination, record)
+    request = TransferRequest(
         date=day,
         model=facts,
         recipient=record.to_core(),
-        destination=destination if destination is not None else record.default_destination,
+        destination=chosen,
         file=file,
         trained_on_operator_infrastructure=trained,
         licenses=tuple(lic.to_core() for lic in usable),
         inquiry=None if inquiry is None else inquiry.to_core(),
     )
+    return request, note

@@ -22,12 +22,12 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from gate.core.canonical import canonical_json
 from gate.core.values import ComputeInterval, ModelFacts
 from gate.errors import InputError, NotFoundError
+from gate.model_codec import compute_to_dict, model_facts_from_dict, model_facts_to_dict
 from gate.store import audit, generation, recipients
 from gate.store.db import Store
 from gate.store.repos import repo_key
 from gate.store.schema import declarations, designations, model_overrides, model_records
 from gate.store.schema import trained_for as tf
-from gate.store.serialize import compute_to_dict, model_facts_from_dict, model_facts_to_dict
 
 OVERRIDE_FIELDS = ("published", "training_compute", "less_capable_than_published")
 

@@ -8,6 +8,7 @@ a 100-shard, many-gigabyte model without allocating it. Counts the body bytes it
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from gate.hub.source import git_blob_oid, lfs_pointer
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -55,6 +58,22 @@ class FakeHub:
 
 def _size(f: bytes | VirtualFile) -> int:
     return f.size if isinstance(f, VirtualFile) else len(f)
+
+
+def _tree_entry(path: str, f: bytes | VirtualFile) -> dict[str, Any]:
+    """A `/tree` entry as the hub lists it: a virtual file as an LFS file (its digest stands in:
+    the bytes are never all built), real bytes as a plain git blob."""
+    if isinstance(f, VirtualFile):
+        digest = hashlib.sha256(f.prefix + str(f.size).encode()).hexdigest()
+        pointer = lfs_pointer(digest, f.size)
+        return {
+            "type": "file",
+            "path": path,
+            "size": f.size,
+            "oid": git_blob_oid(pointer),
+            "lfs": {"oid": digest, "size": f.size, "pointerSize": len(pointer)},
+        }
+    return {"type": "file", "path": path, "size": len(f), "oid": git_blob_oid(f)}
 
 
 def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
@@ -109,12 +128,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                         }
                     )
                 else:
-                    self._json(
-                        [
-                            {"type": "file", "path": p, "size": _size(f)}
-                            for p, f in repo.files.items()
-                        ]
-                    )
+                    self._json([_tree_entry(p, f) for p, f in repo.files.items()])
                 return
             m = re.match(r"^/(.+?/.+?)/resolve/([^/]+)/(.+)$", raw)
             if not m or m.group(1) not in hub.repos:

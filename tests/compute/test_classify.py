@@ -7,20 +7,38 @@ from pathlib import Path
 
 import pytest
 
-from gate.compute.classify import (
-    classify_from_parts,
-    classify_local,
-    classify_remote,
-    to_model_facts,
-)
+from gate.compute.assemble import TrainingInputs
+from gate.compute.classify import Classification, classify_from_parts, to_model_facts
 from gate.compute.safetensors_header import DTYPE_BITS
-from gate.errors import AuthError, MetadataError, NotFoundError
+from gate.core.ruleset import Ruleset
+from gate.errors import MetadataError, NotFoundError, UpstreamAuthError
 from gate.rules.loader import load_default_ruleset
+from gate.service.classifying import classify_target
 from tests.compute.fake_hub import COMMIT, FakeHub, FakeRepo, VirtualFile, serve
 from tests.compute.helpers import header_only, raw_file, save_tensors
 
 RULES = load_default_ruleset()
 CARD = "---\nlicense: apache-2.0\n---\n# A model\n"
+
+
+def classify_remote(
+    endpoint: str, repo_id: str, revision: str, token: str | None, rules: Ruleset
+) -> Classification:
+    """`gate classify REPO --endpoint URL` as the CLI calls it (no trusted declarer keys)."""
+    return classify_target(
+        repo_id,
+        rules,
+        {},
+        endpoint=endpoint,
+        revision=revision,
+        token=token,
+        inputs=TrainingInputs(),
+    )
+
+
+def classify_local(path: Path, rules: Ruleset) -> Classification:
+    """`gate classify FOLDER`."""
+    return classify_target(str(path), rules, {})
 
 
 def _sharded_repo(shards: int, tensors_per_shard: int = 4, dim: int = 4096) -> FakeRepo:
@@ -55,7 +73,7 @@ def test_remote_token_private_gated_and_errors() -> None:
     repo.gated = "manual"
     hub = FakeHub({"org/gated": repo}, auth_token="s3cret")
     with serve(hub) as endpoint:
-        with pytest.raises(AuthError, match="HTTP 401"):
+        with pytest.raises(UpstreamAuthError, match="HTTP 401"):
             classify_remote(endpoint, "org/gated", "main", None, RULES)
         result = classify_remote(endpoint, "org/gated", "main", "s3cret", RULES)
         assert result.published is False and "manual" in result.publication_evidence
@@ -86,7 +104,10 @@ def test_remote_large_header_takes_a_second_read() -> None:
 
 def test_remote_bad_header_names_the_file() -> None:
     hub = FakeHub({"org/bad": FakeRepo({"model.safetensors": raw_file(b"{oops")})})
-    with serve(hub) as endpoint, pytest.raises(MetadataError, match=r"org/bad/model\.safetensors"):
+    with (
+        serve(hub) as endpoint,
+        pytest.raises(MetadataError, match=r"org/bad@[0-9a-f]{40}/model\.safetensors"),
+    ):
         classify_remote(endpoint, "org/bad", "main", None, RULES)
 
 

@@ -1,16 +1,15 @@
 """The real proxy with signed receipts, and the real huggingface_hub client with the plugin.
 
-`ReceiptKeeper` is the proxy tests' `MemoryGatekeeper` (the real decision procedure) whose
-`check()` adds `X-Gate-Receipt` through `gate.server.receipting`, the function every gatekeeper
-calls. Knobs let a test make the gate sign a bad receipt (another recipient, file or commit,
-expired, an untrusted key) or none, to see the plugin refuse it.
+`ReceiptKeeper` is the proxy tests' `StoreKeeper` (the real store-backed gatekeeper over a
+temporary SQLite store) whose receipts a test can spoil: knobs make the gate sign a bad receipt
+(another recipient, file or commit, expired, an untrusted key) or none, to see the plugin
+refuse it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,55 +20,48 @@ from huggingface_hub.utils import _http
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from gate.core.values import Decision, TransferRequest
 from gate.crypto.keys import Signer, jwk
 from gate.hub.local import LocalStore
-from gate.rules.loader import load_default_ruleset
 from gate.server.app import create_app
-from gate.server.gatekeeper import GateAnswer, TransferContext
-from gate.server.receipting import receipt_envelope, receipt_headers, wants_receipt
+from gate.service.gatekeeper import TransferContext
 from plugins.hf_gate import uninstall
 from tests.server.conftest import (
-    MemoryGatekeeper,
     Repos,
     ServerThread,
+    StoreKeeper,
     build_store,
-    default_accounts,
     default_facts,
+    store_keeper,
 )
 
 ContextEdit = Callable[[TransferContext], TransferContext]
 
 
-@dataclasses.dataclass
-class ReceiptKeeper(MemoryGatekeeper):
-    """A MemoryGatekeeper that signs receipts for allowed parameter files."""
+class ReceiptKeeper(StoreKeeper):
+    """The real store-backed gatekeeper, signing receipts for allowed parameter files, with
+    knobs to make it sign a bad receipt (another recipient, file or commit, expired, an untrusted
+    key) or none, to see the plugin refuse it."""
 
-    signer: Signer | None = None
-    ttl: timedelta = timedelta(hours=1)
-    issued_offset: timedelta = timedelta(0)
     edit: ContextEdit | None = None
     """Change what the receipt says (a test making the gate sign the wrong thing)."""
+    issued_offset: timedelta = timedelta(0)
     receipts: bool = True
 
-    def check(self, ctx: TransferContext) -> GateAnswer:
-        answer = super().check(ctx)
-        decision = next(d for i, _, d in self.decisions if i == answer.decision_id)
-        if not (self.receipts and wants_receipt(decision, ctx)):
-            return answer
-        assert self.signer is not None
-        signed_ctx = self.edit(ctx) if self.edit is not None else ctx
-        envelope = receipt_envelope(
-            decision,
-            answer.decision_id,
-            signed_ctx,
-            self.signer,
-            recipient_name=ctx.caller.name,
-            destination=ctx.destination,
-            declaration_id=None,
-            now=datetime.now(UTC) + self.issued_offset,
-            ttl=self.ttl,
+    def sign_receipt(
+        self,
+        decision: Decision,
+        decision_id: str,
+        ctx: TransferContext,
+        request: TransferRequest,
+        now: datetime,
+    ) -> dict[str, object] | None:
+        if not self.receipts:
+            return None
+        signed = self.edit(ctx) if self.edit is not None else ctx
+        return super().sign_receipt(
+            decision, decision_id, signed, request, now + self.issued_offset
         )
-        return dataclasses.replace(answer, headers={**answer.headers, **receipt_headers(envelope)})
 
 
 def new_signer() -> Signer:
@@ -87,8 +79,17 @@ def repos(tmp_path: Path) -> Repos:
 
 
 @pytest.fixture()
-def keeper(signer: Signer) -> ReceiptKeeper:
-    return ReceiptKeeper(load_default_ruleset(), default_accounts(), default_facts(), signer=signer)
+def keeper(signer: Signer, tmp_path: Path) -> Iterator[ReceiptKeeper]:
+    made = store_keeper(
+        tmp_path / "records",
+        default_facts(),
+        keeper=ReceiptKeeper,
+        signer=signer,
+        receipt_ttl=timedelta(hours=1),
+    )
+    assert isinstance(made, ReceiptKeeper)
+    yield made
+    made.store.close()
 
 
 def serve_keys(app: Any, jwks: Callable[[], dict[str, Any]]) -> None:

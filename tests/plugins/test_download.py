@@ -264,7 +264,7 @@ def test_resumed_download_is_hashed_across_the_cut(
     # with a Range (an earlier cut restarts from byte 0).
     data = bytes(save({"w": rng.standard_normal((3072, 1024)).astype(np.float32)}))  # 12 MiB
     add_repo(repos.root, "open/big", {"model.safetensors": data})
-    keeper.facts["open/big"] = ModelFacts(repo_id="open/big", published=True)
+    keeper.rule("open/big", ModelFacts(repo_id="open/big", published=True))
     app = create_app(LocalStore(repos.root), keeper)
     ranges: list[str | None] = []
 

@@ -1,50 +1,37 @@
-"""Real parts for the proxy tests: HF-cache stores on disk, gates on loopback, a memory gatekeeper.
-
-`MemoryGatekeeper` is the stand-in for the store-backed gatekeeper: tokens, recipients and model
-facts live in dicts, but every answer comes from the REAL decision procedure
-(`gate.core.decide.decide`) under the default ruleset, and every decision is kept in a list.
+"""Real parts for the proxy tests: HF-cache stores on disk, gates on loopback, and the real
+store-backed gatekeeper over a temporary SQLite records store (`StoreKeeper`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import date
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from safetensors.numpy import save
+from sqlalchemy import create_engine
 
-from gate.core.decide import decide
 from gate.core.ruleset import Ruleset
-from gate.core.values import (
-    SELF,
-    ComputeInterval,
-    Decision,
-    Inquiry,
-    ModelFacts,
-    Recipient,
-    TransferRequest,
-    Verdict,
-)
+from gate.core.values import ComputeInterval, ModelFacts
+from gate.crypto.keys import Signer
 from gate.crypto.snapshot_bundle import SIDECAR_PATH
-from gate.errors import AuthError, NotFoundError, StoreError
 from gate.hub.layout import write_snapshot
 from gate.hub.local import LocalStore, repo_folder
 from gate.hub.upstream import UpstreamSource
 from gate.rules.loader import load_default_ruleset
 from gate.server.app import create_app
 from gate.server.background import BackgroundServer
-from gate.server.gatekeeper import Caller, GateAnswer, TransferContext, answer_from_decision
-
-DAY = date(2026, 3, 2)
+from gate.service.gatekeeper import Caller, GateAnswer, TransferContext
+from gate.service.records_gatekeeper import StoreGatekeeper
+from gate.store import credentials, models, recipients
+from gate.store.db import Store, open_store
 
 # -- the local store --------------------------------------------------------------------------
 
@@ -67,147 +54,115 @@ def blob_path(root: Path, repo_id: str, data: bytes) -> Path:
 # -- the gatekeeper ---------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class Account:
-    recipient: Recipient
-    default_destination: str | None
+    """A test recipient: its record in the store and the short name tests use for its token."""
+
+    token: str
+    recipient_id: str
+    name: str
+    headquarters: str
     destinations: tuple[str, ...]
     revoked: bool = False
 
 
-@dataclass
-class MemoryGatekeeper:
-    """A `Gatekeeper` over dicts, deciding with the real `decide`."""
+ACCOUNTS = (
+    Account("tok-acme", "r-acme", "Acme Labs", "US", ("US", "DE", "BR")),
+    Account("tok-dragon", "r-dragon", "Dragon AI", "CN", ("CN",)),
+    Account("tok-old", "r-old", "Old Co", "US", ("US",), revoked=True),
+    Account("tok-proxy", "r-proxy", "Proxy Operator", "US", ("US",)),
+)
 
-    ruleset: Ruleset
-    accounts: dict[str, Account]
-    facts: dict[str, ModelFacts]
-    day: date = DAY
-    decisions: list[tuple[str, TransferContext, Decision]] = field(default_factory=list)
-    outcomes: list[tuple[str, str, str]] = field(default_factory=list)
-    inquiries: dict[str, dict[str, Any]] = field(default_factory=dict)
-    store_down: bool = False
-    snapshots: dict[tuple[str, str, str, int], bytes] = field(default_factory=dict)
-    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+class StoreKeeper(StoreGatekeeper):
+    """The real store-backed gatekeeper, over a temporary SQLite records store.
+
+    Seeded with the test recipients (real records and tokens; tests name a token by its short
+    name, `tok-acme`, which `authenticate` looks up) and the operator's word on the test models
+    (real overrides, `rule`). It keeps the answers it gave and the outcomes it recorded, so a
+    test can see what was decided; every decision is also in the store's audit chain.
+    """
+
+    def __init__(
+        self, store: Store, ruleset: Ruleset, *, signer: Signer | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(store, ruleset, signer=signer, **kwargs)
+        self.tokens: dict[str, str] = {}
+        self.decisions: list[tuple[str, TransferContext, GateAnswer]] = []
+        self.outcomes: list[tuple[str, str, str]] = []
+        self._lock = threading.Lock()
+        self._engine = store.engine
+
+    def seed(self, accounts: tuple[Account, ...], facts: Mapping[str, ModelFacts]) -> None:
+        for account in accounts:
+            recipients.add(
+                self.store,
+                account.recipient_id,
+                actor="tests",
+                name=account.name,
+                headquarters=account.headquarters,
+                parent="self",
+                destinations=list(account.destinations),
+                default_destination=account.destinations[0],
+            )
+            token, _ = credentials.create_token(self.store, account.recipient_id, actor="tests")
+            if account.revoked:
+                credentials.revoke(self.store, token, actor="tests")
+            self.tokens[account.token] = token
+        for repo_id, known in facts.items():
+            self.rule(repo_id, known)
+
+    def rule(self, repo_id: str, known: ModelFacts) -> None:
+        """The operator's word on a model (`gate models classify`): what `known` says."""
+        compute = known.training_compute
+        models.classify(
+            self.store,
+            repo_id,
+            actor="tests",
+            reason="the test's facts",
+            published=known.published,
+            publication_evidence=known.publication_evidence,
+            compute=compute if (compute.low, compute.high) != (None, None) else None,
+        )
 
     def authenticate(self, token: str | None) -> Caller:
-        if self.store_down:
-            raise StoreError("database unreachable")
-        if token is None:
-            raise AuthError("no credential: send Authorization: Bearer <recipient token>")
-        account = self.accounts.get(token)
-        if account is None:
-            raise AuthError("unknown credential")
-        if account.revoked:
-            raise AuthError("credential revoked")
-        recipient = account.recipient
-        assert recipient.id is not None
-        return Caller(
-            recipient.id, recipient.name, account.default_destination, account.destinations
-        )
-
-    def is_parameters(self, path: str) -> bool:
-        return self.ruleset.is_parameters(path)
-
-    def _inquiry_for(self, caller: Caller, repo_id: str) -> str:
-        for inquiry_id, inquiry in self.inquiries.items():
-            if inquiry["recipient"] == caller.recipient_id and inquiry["repo"] == repo_id:
-                return inquiry_id
-        inquiry_id = f"inq-{len(self.inquiries) + 1}"
-        self.inquiries[inquiry_id] = {
-            "recipient": caller.recipient_id,
-            "repo": repo_id,
-            "status": "open",
-            "answers": {},
-        }
-        return inquiry_id
+        return super().authenticate(self.tokens.get(token, token) if token else token)
 
     def check(self, ctx: TransferContext) -> GateAnswer:
-        if self.store_down:
-            raise StoreError("database unreachable")
-        account = next(
-            a for a in self.accounts.values() if a.recipient.id == ctx.caller.recipient_id
-        )
-        if ctx.destination is None:
-            destination = account.default_destination
-        elif ctx.destination in account.destinations:
-            destination = ctx.destination
-        else:
-            destination = None  # an unregistered destination is not a fact the gate may use
-        facts = self.facts.get(ctx.repo_id, ModelFacts(repo_id=ctx.repo_id))
-        facts = replace(facts, revision=ctx.revision, commit=ctx.commit)
-        inquiry = None
-        for inquiry_id, record in self.inquiries.items():
-            if record["recipient"] == ctx.caller.recipient_id and record["repo"] == ctx.repo_id:
-                inquiry = Inquiry(status=record["status"], id=inquiry_id)
-        request = TransferRequest(
-            date=self.day,
-            model=facts,
-            recipient=account.recipient,
-            destination=destination,
-            file=ctx.path,
-            inquiry=inquiry,
-        )
-        decision = decide(request, self.ruleset)
+        answer = super().check(ctx)
         with self._lock:
-            decision_id = f"d-{next(self._ids):05d}"
-            self.decisions.append((decision_id, ctx, decision))
-            inquiry_id = (
-                self._inquiry_for(ctx.caller, ctx.repo_id)
-                if decision.verdict is Verdict.HOLD
-                else None
-            )
-        return answer_from_decision(decision_id, decision, ctx, inquiry_id=inquiry_id)
+            self.decisions.append((answer.decision_id, ctx, answer))
+        return answer
 
     def record_outcome(self, decision_id: str, outcome: str, detail: str) -> None:
-        if self.store_down:
-            raise StoreError("database unreachable")
+        super().record_outcome(decision_id, outcome, detail)
         with self._lock:
             self.outcomes.append((decision_id, outcome, detail))
 
-    def answer_inquiry(
-        self, caller: Caller, inquiry_id: str, answers: Mapping[str, Any]
-    ) -> dict[str, Any]:
-        record = self.inquiries.get(inquiry_id)
-        if record is None or record["recipient"] != caller.recipient_id:
-            raise NotFoundError(f"inquiry {inquiry_id} not found")
-        record["answers"].update(answers)
-        return {"id": inquiry_id, "status": record["status"], "answers": record["answers"]}
+    @property
+    def store_down(self) -> bool:
+        return self.store.engine is not self._engine
 
-    def receipt(self, caller: Caller, decision_id: str) -> dict[str, Any]:
-        raise NotFoundError(f"no receipt for decision {decision_id!r}")
-
-    def stored_snapshot(
-        self, caller: Caller, repo_id: str, commit: str, bucket: int
-    ) -> bytes | None:
-        for candidate in (bucket, bucket - 1):
-            found = self.snapshots.get((caller.recipient_id, repo_id, commit, candidate))
-            if found is not None:
-                return found
-        return None
-
-    def keep_snapshot(
-        self, caller: Caller, repo_id: str, commit: str, bucket: int, data: bytes
-    ) -> bytes:
-        return self.snapshots.setdefault((caller.recipient_id, repo_id, commit, bucket), data)
-
-    def ready(self) -> None:
-        if self.store_down:
-            raise StoreError("database unreachable")
+    @store_down.setter
+    def store_down(self, down: bool) -> None:
+        """Point the store at a database file that cannot be opened (a real SQLite failure)."""
+        self.store.engine.dispose()
+        gone = Path(str(self._engine.url.database)).parent / "gone" / "gate.db"
+        self.store.engine = create_engine(f"sqlite:///{gone}") if down else self._engine
 
 
-def recipient(rid: str, name: str, hq: str | None, parent: Any = SELF) -> Recipient:
-    return Recipient(name=name, headquarters=hq, ultimate_parent=parent, id=rid)
-
-
-def default_accounts() -> dict[str, Account]:
-    return {
-        "tok-acme": Account(recipient("r-acme", "Acme Labs", "US"), "US", ("US", "DE", "BR")),
-        "tok-dragon": Account(recipient("r-dragon", "Dragon AI", "CN"), "CN", ("CN",)),
-        "tok-old": Account(recipient("r-old", "Old Co", "US"), "US", ("US",), revoked=True),
-        "tok-proxy": Account(recipient("r-proxy", "Proxy Operator", "US"), "US", ("US",)),
-    }
+def store_keeper(
+    folder: Path,
+    facts: Mapping[str, ModelFacts],
+    *,
+    keeper: type[StoreKeeper] = StoreKeeper,
+    **kwargs: Any,
+) -> StoreKeeper:
+    """A seeded `StoreKeeper` over a new SQLite store in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    made = keeper(open_store(f"sqlite:///{folder / 'gate.db'}"), load_default_ruleset(), **kwargs)
+    made.seed(ACCOUNTS, facts)
+    return made
 
 
 def default_facts() -> dict[str, ModelFacts]:
@@ -273,38 +228,40 @@ def repos(tmp_path: Path) -> Repos:
 
 
 @pytest.fixture()
-def keeper() -> MemoryGatekeeper:
-    return MemoryGatekeeper(load_default_ruleset(), default_accounts(), default_facts())
+def keeper(tmp_path: Path) -> Iterator[StoreKeeper]:
+    made = store_keeper(tmp_path / "records", default_facts())
+    yield made
+    made.store.close()
 
 
 @pytest.fixture()
-def gate(repos: Repos, keeper: MemoryGatekeeper) -> Iterator[ServerThread]:
+def gate(repos: Repos, keeper: StoreKeeper) -> Iterator[ServerThread]:
     with ServerThread(create_app(LocalStore(repos.root), keeper, tree_page_size=3)) as server:
         yield server
 
 
 @pytest.fixture()
-def shadow_gate(repos: Repos, keeper: MemoryGatekeeper) -> Iterator[ServerThread]:
-    with ServerThread(create_app(LocalStore(repos.root), keeper, mode="shadow")) as server:
+def shadow_gate(repos: Repos, keeper: StoreKeeper) -> Iterator[ServerThread]:
+    keeper.mode = "shadow"
+    with ServerThread(create_app(LocalStore(repos.root), keeper)) as server:
         yield server
 
 
 @pytest.fixture()
 def chained(
-    repos: Repos, keeper: MemoryGatekeeper
-) -> Iterator[tuple[ServerThread, MemoryGatekeeper]]:
+    repos: Repos, keeper: StoreKeeper, tmp_path: Path
+) -> Iterator[tuple[ServerThread, StoreKeeper]]:
     """A gate in upstream mode in front of a second gate in store mode.
 
     The upstream gate knows the proxy operator's token and holds every model as published (its
     operator's own policy); the front gate applies the test policy to the real recipients.
     """
-    upstream_keeper = MemoryGatekeeper(
-        load_default_ruleset(),
-        default_accounts(),
+    upstream_keeper = store_keeper(
+        tmp_path / "upstream-records",
         {r: ModelFacts(repo_id=r, published=True) for r in repos.files},
     )
     with ServerThread(create_app(LocalStore(repos.root), upstream_keeper)) as upstream:
-        source = UpstreamSource(upstream.url, "tok-proxy")
+        source = UpstreamSource(upstream.url, upstream_keeper.tokens["tok-proxy"])
         with ServerThread(create_app(source, keeper)) as front:
             yield front, upstream_keeper
 

@@ -12,7 +12,7 @@ import struct
 import httpx
 import pytest
 
-from tests.server.conftest import MemoryGatekeeper, Repos, ServerThread
+from tests.server.conftest import Repos, ServerThread, StoreKeeper
 
 NAME = "model-00001-of-00002.safetensors"
 DRAGON = {"Authorization": "Bearer tok-dragon"}
@@ -83,7 +83,7 @@ def test_path_spellings(client: httpx.Client, weights: bytes, path: str, status:
 
 
 def test_decisions_bind_to_canonical_repo_and_commit(
-    client: httpx.Client, keeper: MemoryGatekeeper, repos: Repos, weights: bytes
+    client: httpx.Client, keeper: StoreKeeper, repos: Repos, weights: bytes
 ) -> None:
     commit = repos.commits["lab/frontier"]
     for rev in ("main", commit, "refs%2Fpr%2F1"):

@@ -10,13 +10,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gate.compute.declaration import parse_declaration, sign_declaration, verify_declaration
+from gate.compute.pipeline import DECLARATION_FILE, binding_problem
+from gate.compute.reader import RepoFile
 from gate.core.canonical import sha256_hex
 from gate.core.values import ModelFacts
 from gate.crypto.dsse import key_id
 from gate.hub.layout import write_snapshot
 from gate.hub.local import LocalStore
 from gate.rules.loader import load_default_ruleset
-from gate.server.classifying import DECLARATION_FILE, ModelFactsProvider, binding_problem
+from gate.service.classifying import ModelFactsProvider
 from tests.server.conftest import safetensors_bytes
 
 RULES = load_default_ruleset()
@@ -93,14 +95,22 @@ def test_a_declaration_for_something_else_is_ignored(tmp_path: Path, case: str) 
 
 
 def test_binding_problem_names_the_mismatch(tmp_path: Path) -> None:
-    from gate.hub.source import FileEntry, Resolved
+    from gate.hub.source import Resolved
+    from gate.service.readers import SourceReader
 
     envelope = declaration("lab/big", {"w.safetensors": "a" * 64})
     found = verify_declaration(envelope, TRUSTED)
-    files = {"w.safetensors": FileEntry("w.safetensors", 10, "b" * 64, "c" * 40, True)}
-    problem = binding_problem(
-        found, Resolved("lab/big", "d" * 40, "main"), files, RULES.is_parameters
-    )
+    write_snapshot(tmp_path, "lab/big", {"w.safetensors": safetensors_bytes(1)})
+    source = LocalStore(tmp_path)
+
+    async def run() -> str | None:
+        resolved: Resolved = await source.resolve("lab/big", "main")
+        reader = SourceReader(source, resolved)
+        files = {f.path: f for f in await reader.list_files()}
+        assert isinstance(files["w.safetensors"], RepoFile)
+        return await binding_problem(found, reader, files, RULES.is_parameters)
+
+    problem = asyncio.run(run())
     assert problem is not None and "does not match" in problem
 
 

@@ -15,25 +15,24 @@ from gate.errors import UpstreamError
 from gate.hub.local import LocalStore
 from gate.hub.source import FileEntry, Resolved
 from gate.hub.upstream import UpstreamSource
-from gate.rules.loader import load_default_ruleset
 from gate.server.app import create_app
 from tests.server.conftest import (
-    MemoryGatekeeper,
     Repos,
     ServerThread,
+    StoreKeeper,
     add_repo,
     blob_path,
-    default_accounts,
+    store_keeper,
 )
 
 ACME = {"Authorization": "Bearer tok-acme"}
 
 
 def test_corrupt_blob_is_aborted_and_recorded(
-    gate: ServerThread, repos: Repos, keeper: MemoryGatekeeper, tmp_path: Path
+    gate: ServerThread, repos: Repos, keeper: StoreKeeper, tmp_path: Path
 ) -> None:
     data = repos.files["lab/mystery"]["big.bin"]
-    keeper.facts["lab/mystery"] = ModelFacts(repo_id="lab/mystery", published=True)
+    keeper.rule("lab/mystery", ModelFacts(repo_id="lab/mystery", published=True))
     blob = blob_path(repos.root, "lab/mystery", data)
     corrupt = bytearray(data)
     corrupt[-5] ^= 0xFF  # same size, one byte flipped near the end
@@ -56,7 +55,7 @@ def test_corrupt_blob_is_aborted_and_recorded(
     assert bytes(corrupt) not in again.content
 
 
-def test_store_down_no_bytes_leave(gate: ServerThread, keeper: MemoryGatekeeper) -> None:
+def test_store_down_no_bytes_leave(gate: ServerThread, keeper: StoreKeeper) -> None:
     keeper.store_down = True
     response = httpx.get(f"{gate.url}/open/small/resolve/main/model.safetensors", headers=ACME)
     assert response.status_code == 503
@@ -93,18 +92,17 @@ class DyingStore(LocalStore):
             raise UpstreamError("died mid-stream")
 
 
-def test_upstream_dies_mid_stream(repos: Repos, keeper: MemoryGatekeeper, tmp_path: Path) -> None:
+def test_upstream_dies_mid_stream(repos: Repos, keeper: StoreKeeper, tmp_path: Path) -> None:
     data = bytes(range(256)) * 4096 * 4  # 4 MiB
     add_repo(repos.root, "open/big", {"weights.bin": data})
-    keeper.facts["open/big"] = ModelFacts(repo_id="open/big", published=True)
-    upstream_keeper = MemoryGatekeeper(
-        load_default_ruleset(),
-        default_accounts(),
-        {"open/big": ModelFacts(repo_id="open/big", published=True)},
+    keeper.rule("open/big", ModelFacts(repo_id="open/big", published=True))
+    upstream_keeper = store_keeper(
+        tmp_path / "upstream-records", {"open/big": ModelFacts(repo_id="open/big", published=True)}
     )
+    proxy_token = upstream_keeper.tokens["tok-proxy"]
     with (
         ServerThread(create_app(DyingStore(repos.root), upstream_keeper)) as upstream,
-        ServerThread(create_app(UpstreamSource(upstream.url, "tok-proxy"), keeper)) as front,
+        ServerThread(create_app(UpstreamSource(upstream.url, proxy_token), keeper)) as front,
         pytest.raises((HfHubHTTPError, OSError)),
     ):
         hf_hub_download(
@@ -120,10 +118,10 @@ def test_upstream_dies_mid_stream(repos: Repos, keeper: MemoryGatekeeper, tmp_pa
 
 
 def test_resume_is_checked_against_the_whole_file(
-    gate: ServerThread, repos: Repos, keeper: MemoryGatekeeper
+    gate: ServerThread, repos: Repos, keeper: StoreKeeper
 ) -> None:
     data = repos.files["lab/mystery"]["big.bin"]
-    keeper.facts["lab/mystery"] = ModelFacts(repo_id="lab/mystery", published=True)
+    keeper.rule("lab/mystery", ModelFacts(repo_id="lab/mystery", published=True))
     url = f"{gate.url}/lab/mystery/resolve/main/big.bin"
     tail = httpx.get(url, headers={**ACME, "Range": "bytes=1000000-"})
     assert tail.status_code == 206
@@ -138,12 +136,12 @@ def test_resume_is_checked_against_the_whole_file(
 
 
 def test_a_late_resume_starts_at_once_without_rehashing(
-    gate: ServerThread, repos: Repos, keeper: MemoryGatekeeper
+    gate: ServerThread, repos: Repos, keeper: StoreKeeper
 ) -> None:
     """Re-hashing 90 GB before a resume's first byte would outlast the client's 10 s wait."""
     gate.server.config.app.state.gate.resume_verify_limit = 500_000
     data = repos.files["lab/mystery"]["big.bin"]
-    keeper.facts["lab/mystery"] = ModelFacts(repo_id="lab/mystery", published=True)
+    keeper.rule("lab/mystery", ModelFacts(repo_id="lab/mystery", published=True))
     url = f"{gate.url}/lab/mystery/resolve/main/big.bin"
     corrupt = bytearray(data)
     corrupt[10] ^= 0xFF  # before the resumed ranges: only a whole-file check can see it

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from gate.core.values import Decision, ModelFacts, Verdict
+from gate.store.record import Mode
 
-Mode = Literal["enforce", "shadow"]
+__all__ = ["Caller", "GateAnswer", "Gatekeeper", "Mode", "TransferContext", "answer_from_decision"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +35,7 @@ class TransferContext:
 
     `repo_id` is the source's canonical spelling; `revision` what the client asked for;
     `destination` the `X-Gate-Destination` header (None: the caller's default); `byte_range` the
-    half-open range asked for (None: the whole file); `shadow` whether the gate only records.
+    half-open range asked for (None: the whole file).
     """
 
     caller: Caller
@@ -49,7 +50,6 @@ class TransferContext:
     client: str | None
     method: str
     byte_range: tuple[int, int] | None
-    shadow: bool = False
     model_facts: ModelFacts | None = None
     """What the classifier knows of (repo, commit); None: not classified (all unknown)."""
 
@@ -77,6 +77,9 @@ class GateAnswer:
 
 
 class Gatekeeper(Protocol):
+    mode: Mode
+    """enforce: block what the decision blocks; shadow: record it and let the bytes through."""
+
     def authenticate(self, token: str | None) -> Caller:
         """The caller behind a bearer token; AuthError when missing, unknown, revoked, expired."""
         ...
@@ -133,6 +136,7 @@ def answer_from_decision(
     decision: Decision,
     ctx: TransferContext,
     *,
+    mode: Mode,
     inquiry_id: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> GateAnswer:
@@ -141,7 +145,8 @@ def answer_from_decision(
     The message names the verdict, basis and decision id, the first reason, and for a `hold`
     the inquiry and how to answer it, so the unmodified client shows the user what to do.
     """
-    allowed = decision.allowed or ctx.shadow
+    shadow = mode == "shadow"
+    allowed = decision.allowed or shadow
     where = f"{ctx.repo_id}@{ctx.commit[:12]} {ctx.path}"
     # The reason that carries the basis says why; the others are the steps that led there.
     matching = [r for r in decision.reasons if r.code == decision.basis.value]
@@ -159,14 +164,14 @@ def answer_from_decision(
     parts.append(f"decision {decision_id}")
     message = _ascii_line("; ".join(_ascii_line(p) for p in parts))
     warning = None
-    if ctx.shadow and not decision.allowed:
+    if shadow and not decision.allowed:
         warning = f"gate-shadow; shadow mode, not enforced: {message}"
     return GateAnswer(
         decision_id=decision_id,
         verdict=decision.verdict,
         basis=decision.basis.value,
         allowed=allowed,
-        enforced=not ctx.shadow,
+        enforced=not shadow,
         message=message,
         decision=decision.to_dict(),
         inquiry_id=inquiry_id,

@@ -19,15 +19,15 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from starlette.concurrency import run_in_threadpool
+from anyio.to_thread import run_sync
 
 from gate.core.values import Verdict
 from gate.crypto.keys import Signer
 from gate.crypto.snapshot_bundle import SIDECAR_PATH, build_snapshot_bundle, encode_bundle
 from gate.hub.source import FileEntry, ModelSource, Resolved, git_blob_oid
-from gate.server.classifying import ModelFactsProvider
-from gate.server.context import transfer_context
-from gate.server.gatekeeper import Caller, Gatekeeper
+from gate.service.classifying import ModelFactsProvider
+from gate.service.context import transfer_context
+from gate.service.gatekeeper import Caller, Gatekeeper
 
 __all__ = ["SIDECAR_PATH", "Sidecars"]
 
@@ -72,10 +72,10 @@ class Sidecars:
         bucket = int(time.time() // self.ttl_seconds)
         keeper = self.gatekeeper
         ids = (caller, resolved.repo_id, resolved.commit, bucket)
-        data = await run_in_threadpool(keeper.stored_snapshot, *ids)
+        data = await run_sync(keeper.stored_snapshot, *ids)
         if data is None:
             fresh = await self._build(caller, resolved, client)
-            data = await run_in_threadpool(keeper.keep_snapshot, *ids, fresh)
+            data = await run_sync(keeper.keep_snapshot, *ids, fresh)
         self._built[key] = _Built(data, time.monotonic())
         self._built.move_to_end(key)
         while len(self._built) > self.max_entries:
@@ -101,7 +101,7 @@ class Sidecars:
                 method="SNAPSHOT",
                 byte_range=None,
             )
-            answer = await run_in_threadpool(self.gatekeeper.check, ctx)
+            answer = await run_sync(self.gatekeeper.check, ctx)
             # Vouch only for what the decision allowed (a shadow-mode pass is not allowed).
             if answer.verdict is Verdict.ALLOW:
                 digests[found.path] = ctx.sha256

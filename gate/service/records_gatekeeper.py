@@ -17,17 +17,17 @@ from typing import Any
 from gate.core.canonical import canonical_sha256
 from gate.core.decide import decide
 from gate.core.ruleset import Ruleset
-from gate.core.values import ModelFacts
+from gate.core.values import Decision, ModelFacts, TransferRequest
 from gate.crypto.keys import Signer
-from gate.errors import NotFoundError, StoreError
-from gate.server.gatekeeper import (
+from gate.errors import InputError, NotFoundError, StoreError
+from gate.service.gatekeeper import (
     Caller,
     GateAnswer,
     Mode,
     TransferContext,
     answer_from_decision,
 )
-from gate.server.receipting import (
+from gate.service.receipting import (
     DEFAULT_RECEIPT_TTL,
     receipt_envelope,
     receipt_headers,
@@ -35,7 +35,7 @@ from gate.server.receipting import (
 )
 from gate.store import audit, credentials, inquiries
 from gate.store.db import Store
-from gate.store.facts import build_request
+from gate.store.facts import build_transfer
 from gate.store.record import RequestMeta, new_decision_id, record_decision, record_outcome
 
 
@@ -56,10 +56,12 @@ class StoreGatekeeper:
         clock: Callable[[], datetime] = _utc_now,
         receipt_ttl: timedelta = DEFAULT_RECEIPT_TTL,
     ) -> None:
+        if mode not in ("enforce", "shadow"):
+            raise InputError("mode", f"expected enforce or shadow, got {mode!r}")
         self.store = store
         self.ruleset = ruleset
         self.signer = signer
-        self.mode = mode
+        self.mode: Mode = mode
         self.clock = clock
         self.receipt_ttl = receipt_ttl
 
@@ -75,53 +77,23 @@ class StoreGatekeeper:
     def is_parameters(self, path: str) -> bool:
         return self.ruleset.is_parameters(path)
 
-    def _destination(self, ctx: TransferContext) -> tuple[str | None, str | None]:
-        """The destination the decision uses, and a note when the asked one is not registered.
-
-        An `X-Gate-Destination` the recipient has not registered is not a fact the gate may
-        accept from the client: the decision sees an unknown destination and holds.
-        """
-        asked = ctx.destination
-        caller = ctx.caller
-        if asked is None:
-            return caller.default_destination, None
-        if asked == caller.default_destination or asked in caller.destinations:
-            return asked, None
-        return None, f"X-Gate-Destination {asked} is not a registered destination of {caller.name}"
-
     def check(self, ctx: TransferContext) -> GateAnswer:
         now = self.clock()
-        destination, note = self._destination(ctx)
         facts = ctx.model_facts or ModelFacts(repo_id=ctx.repo_id)
-        request = build_request(
+        request, note = build_transfer(
             self.store,
             recipient=ctx.caller.recipient_id,
             repo_id=ctx.repo_id,
             commit=ctx.commit,
             revision=ctx.revision,
             file=ctx.path,
-            destination=destination,
+            destination=ctx.destination,
             day=now.date(),
             model_facts=facts,
         )
-        if destination is None and ctx.destination is not None:
-            # build_request falls back to the recipient's default; an unregistered ask must not.
-            request = replace(request, destination=None)
         decision = decide(request, self.ruleset)
         decision_id = new_decision_id()
-        envelope = None
-        if self.signer is not None and wants_receipt(decision, ctx):
-            envelope = receipt_envelope(
-                decision,
-                decision_id,
-                ctx,
-                self.signer,
-                recipient_name=ctx.caller.name,
-                destination=request.destination,
-                declaration_id=request.model.declaration_id,
-                now=now,
-                ttl=self.receipt_ttl,
-            )
+        envelope = self.sign_receipt(decision, decision_id, ctx, request, now)
         meta = RequestMeta(
             recipient_id=ctx.caller.recipient_id,
             repo_id=ctx.repo_id,
@@ -148,12 +120,36 @@ class StoreGatekeeper:
             decision_id,
             decision,
             ctx,
+            mode=self.mode,
             inquiry_id=entry.inquiry_id,
             headers=receipt_headers(envelope),
         )
         if note is None:
             return answer
         return replace(answer, message=f"{answer.message}; {note}")
+
+    def sign_receipt(
+        self,
+        decision: Decision,
+        decision_id: str,
+        ctx: TransferContext,
+        request: TransferRequest,
+        now: datetime,
+    ) -> dict[str, object] | None:
+        """The signed receipt for an allowed parameter file (None: no receipt is due)."""
+        if self.signer is None or not wants_receipt(decision, ctx):
+            return None
+        return receipt_envelope(
+            decision,
+            decision_id,
+            ctx,
+            self.signer,
+            recipient_name=ctx.caller.name,
+            destination=request.destination,
+            declaration_id=request.model.declaration_id,
+            now=now,
+            ttl=self.receipt_ttl,
+        )
 
     def record_outcome(self, decision_id: str, outcome: str, detail: str) -> None:
         record_outcome(self.store, decision_id, outcome, detail)

@@ -18,7 +18,7 @@ from gate.crypto.receipts import (
     encode_receipt_header,
     sign_receipt,
 )
-from gate.server.gatekeeper import TransferContext
+from gate.service.gatekeeper import TransferContext
 
 DEFAULT_RECEIPT_TTL = timedelta(hours=24)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from gate.hub.source import FileEntry, Resolved
-from gate.server.classifying import ModelFactsProvider
-from gate.server.gatekeeper import Caller, Gatekeeper, TransferContext
+from gate.service.classifying import ModelFactsProvider
+from gate.service.gatekeeper import Caller, Gatekeeper, TransferContext
 
 
 async def transfer_context(
@@ -18,7 +18,6 @@ async def transfer_context(
     client: str | None,
     method: str,
     byte_range: tuple[int, int] | None,
-    shadow: bool = False,
 ) -> TransferContext:
     """What the gatekeeper decides on: the file bound to its commit, and the model's facts."""
     assert entry.sha256 is not None, "ModelSource.file always knows the sha256"
@@ -38,6 +37,5 @@ async def transfer_context(
         client=client,
         method=method,
         byte_range=byte_range,
-        shadow=shadow,
         model_facts=model_facts,
     )

@@ -1,7 +1,10 @@
-"""Plain-dict forms of core values the store keeps (model facts) and reads back.
+"""The one codec for model facts and compute intervals: core values <-> plain JSON dicts.
 
-The request itself is kept as `gate.schema.request_to_dict` gives it (the public request JSON),
-so a recorded request can be re-decided with `gate.schema.parse_request`.
+The request JSON (`gate.schema.request_to_dict`), the records store's model classifications
+(`gate.store.models`) and the audit chain's recorded requests all write these shapes with these
+functions, so a fact reads back as it was written (`parse_request(request_to_dict(r)) == r`,
+evidence included). Reading back is lenient about absent keys (older records); the request's
+own strict validation lives in `gate.schema`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from gate.errors import InputError
 
 
 def compute_to_dict(tc: ComputeInterval) -> dict[str, Any]:
+    """`{low, high, central, method, evidence}`."""
     return {
         "low": tc.low,
         "high": tc.high,
@@ -28,12 +32,13 @@ def compute_from_dict(data: Mapping[str, Any]) -> ComputeInterval:
         low=data.get("low"),
         high=data.get("high"),
         central=data.get("central"),
-        method=str(data.get("method") or "unknown"),
+        method="unknown" if data.get("method") is None else str(data["method"]),
         evidence=tuple(str(e) for e in data.get("evidence") or ()),
     )
 
 
 def model_facts_to_dict(facts: ModelFacts) -> dict[str, Any]:
+    """Every field of the facts, the compute interval as `compute_to_dict` writes it."""
     return {
         "repo_id": facts.repo_id,
         "revision": facts.revision,

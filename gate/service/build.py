@@ -1,0 +1,79 @@
+"""Building the service from settings: the pieces `gate serve`, `gate demo` and the tests share.
+
+Each piece fails with a clear message before anything listens: the ruleset, the signing key
+(receipts and audit checkpoints), the records store, the trusted declarer keys. A gate that
+cannot record or sign does not start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from gate.core.ruleset import Ruleset
+from gate.crypto.keys import KeyRing, Signer, load_public_keys
+from gate.hub.source import ModelSource
+from gate.rules.loader import resolve_ruleset
+from gate.service.classifying import ModelFactsProvider
+from gate.service.gatekeeper import Mode
+from gate.service.records_gatekeeper import StoreGatekeeper
+from gate.settings import Settings
+from gate.store import models
+from gate.store.db import Store
+from gate.wiring import open_records, require_signer
+
+
+@dataclass
+class Service:
+    """A built service over one records store: what the HTTP layer is given."""
+
+    store: Store
+    ruleset: Ruleset
+    signer: Signer
+    gatekeeper: StoreGatekeeper
+    facts: ModelFactsProvider
+    jwks: dict[str, object]
+
+    @property
+    def mode(self) -> Mode:
+        return self.gatekeeper.mode
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def facts_provider(
+    store: Store,
+    source: ModelSource,
+    ruleset: Ruleset,
+    trusted_declarers: Mapping[str, ec.EllipticCurvePublicKey],
+) -> ModelFactsProvider:
+    """Classifies each commit once through `source`, kept in the records store."""
+    return ModelFactsProvider(
+        source,
+        ruleset,
+        load=lambda repo_id, commit: models.get_classification(store, repo_id, commit),
+        save=lambda found: models.save_classification(store, found),
+        trusted_declarers=trusted_declarers,
+    )
+
+
+def build_service(settings: Settings, source: ModelSource) -> Service:
+    """The store-backed service the settings name, classifying through `source`."""
+    ruleset = resolve_ruleset(settings.ruleset)
+    signer = require_signer(settings)
+    ring = KeyRing(settings.effective_key_dir)
+    trusted = load_public_keys(settings.trusted_declarer_keys)
+    store = open_records(settings, signer)
+    gatekeeper = StoreGatekeeper(
+        store,
+        ruleset,
+        signer=signer,
+        mode=settings.mode,
+        receipt_ttl=timedelta(hours=settings.receipt_ttl_hours),
+    )
+    facts = facts_provider(store, source, ruleset, trusted)
+    return Service(store, ruleset, signer, gatekeeper, facts, ring.jwks())
