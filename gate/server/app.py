@@ -8,7 +8,7 @@ Every GateError becomes a response in one place (`gate.server.dialect.error_resp
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -40,6 +40,7 @@ def create_app(
     jwks: dict[str, object] | None = None,
     signer: Signer | None = None,
     records_concurrency: int = RECORDS_CONCURRENCY,
+    on_shutdown: Callable[[], None] | None = None,
 ) -> FastAPI:
     """The gate's HTTP app. The gatekeeper's mode rules: in "shadow" it decides and records
     but lets every byte through."""
@@ -59,6 +60,8 @@ def create_app(
         yield
         if close_source:
             await source.aclose()
+        if on_shutdown is not None:
+            await run_in_threadpool(on_shutdown)  # e.g. the audit checkpoint at shutdown
 
     app = FastAPI(
         title="Weight Gate proxy",

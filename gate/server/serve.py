@@ -62,6 +62,7 @@ def app_for(service: Service, source: ModelSource, *, tree_page_size: int = 1000
         # second (350/s against 280/s with four, measured with wrk at 200 connections).
         # PostgreSQL waits on the network, so several threads overlap.
         records_concurrency=1 if service.store.dialect == "sqlite" else 4,
+        on_shutdown=service.shutdown,
     )
 
 

@@ -22,6 +22,7 @@ from gate.service.gatekeeper import Mode
 from gate.service.records_gatekeeper import StoreGatekeeper
 from gate.settings import Settings
 from gate.store import models
+from gate.store.chain import Checkpointer
 from gate.store.db import Store
 from gate.wiring import open_records, require_signer
 
@@ -36,12 +37,18 @@ class Service:
     gatekeeper: StoreGatekeeper
     facts: ModelFactsProvider
     jwks: dict[str, object]
+    checkpointer: Checkpointer
 
     @property
     def mode(self) -> Mode:
         return self.gatekeeper.mode
 
+    def shutdown(self) -> None:
+        """Sign the audit checkpoint due at shutdown (idempotent); the store stays open."""
+        self.checkpointer.stop()
+
     def close(self) -> None:
+        self.shutdown()
         self.store.close()
 
 
@@ -56,7 +63,7 @@ def facts_provider(
         source,
         ruleset,
         load=lambda repo_id, commit: models.get_classification(store, repo_id, commit),
-        save=lambda found: models.save_classification(store, found),
+        save=lambda found: models.record_classification(store, found),
         trusted_declarers=trusted_declarers,
     )
 
@@ -76,4 +83,8 @@ def build_service(settings: Settings, source: ModelSource) -> Service:
         receipt_ttl=timedelta(hours=settings.receipt_ttl_hours),
     )
     facts = facts_provider(store, source, ruleset, trusted)
-    return Service(store, ruleset, signer, gatekeeper, facts, ring.jwks())
+    # Checkpoints at the configured cadence while anything waits uncovered, and at shutdown;
+    # starting covers what a previous run (a crash) left uncovered.
+    checkpointer = Checkpointer(store)
+    checkpointer.start()
+    return Service(store, ruleset, signer, gatekeeper, facts, ring.jwks(), checkpointer)

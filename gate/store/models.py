@@ -61,8 +61,9 @@ def record_classification(store: Store, facts: ModelFacts) -> ModelFacts:
             from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
             stmt = sqlite_insert(model_records).values(row).on_conflict_do_nothing()
-        if conn.execute(stmt.returning(model_records.c.repo_id)).first() is not None:
-            generation.bump(conn)  # this call wrote the record
+        # A first record changes nothing already built from the records (whatever is built for
+        # this commit classifies it first), so only `reclassify` moves the generation.
+        conn.execute(stmt)
         stored = conn.execute(
             select(model_records.c.facts).where(
                 model_records.c.repo_id == key, model_records.c.commit == facts.commit

@@ -46,11 +46,12 @@ def test_every_kind_of_change_moves_the_generation(store: Store) -> None:
     moved()
     models.set_trained_for(store, "org/m", "acme", actor="o")
     moved()
+    # A commit's first classification is what any bundle of it was built on: no move.
     models.record_classification(store, ModelFacts(repo_id="org/m", commit=COMMIT))
-    moved()
-    # Recording the same classification again changes nothing.
     models.record_classification(store, ModelFacts(repo_id="org/m", commit=COMMIT))
     assert bundles.current_generation(store) == seen[-1]
+    models.reclassify(store, ModelFacts(repo_id="org/m", commit=COMMIT, published=True))
+    moved()
 
 
 def test_a_kept_bundle_is_not_served_after_a_change(
