@@ -168,6 +168,8 @@ def answer_from_decision(
     chosen = matching or list(decision.reasons[-1:])
     reason = chosen[0].text if chosen else ""
     parts = [f"gate: {decision.verdict.value} ({decision.basis.value}) for {where}"]
+    # A license taken away because its cap is used up is what the recipient needs to hear.
+    parts += [r.text for r in decision.reasons if r.code == "license_cap_exhausted"]
     if reason:
         parts.append(reason)
     if decision.verdict is Verdict.HOLD and inquiry_id is not None:

@@ -142,7 +142,7 @@ def record_transfer(
         return decision, audit.append_now(store, "decision", payload, **columns)
     key = _transfer_key(recipient_id, repo_id, meta, request)
     with store.write() as conn:
-        decision, claim = _settle_license(
+        request, decision, claim = _settle_license(
             conn, store, request, decision, key, counted, decision_id, redecide
         )
         payload, columns = _payload(request, decision, meta, mode, decision_id, extra)
@@ -177,9 +177,10 @@ def _settle_license(
     counted: bool,
     decision_id: str,
     redecide: Callable[[TransferRequest], Decision] | None,
-) -> tuple[Decision, dict[str, str] | None]:
-    """The decision that stands once every capped license it uses is checked against its cap,
-    and the claim recorded for it (None when nothing was counted)."""
+) -> tuple[TransferRequest, Decision, dict[str, str] | None]:
+    """The request and decision that stand once every capped license the decision uses is
+    checked against its cap (an exhausted license is taken out of the request, so the record
+    replays), and the claim recorded for it (None when nothing was counted)."""
     exhausted: list[Reason] = []
     while decision.license_used is not None:
         number = decision.license_used
@@ -188,7 +189,7 @@ def _settle_license(
         )
         if outcome != "exhausted":
             claim = key.to_dict(number) if outcome == "claimed" and key is not None else None
-            return _with_reasons(decision, exhausted), claim
+            return request, _with_reasons(decision, exhausted), claim
         exhausted.append(
             Reason(
                 "license_cap_exhausted",
@@ -200,7 +201,7 @@ def _settle_license(
         left = tuple(x for x in request.licenses if x.number != number)
         request = replace(request, licenses=left)
         decision = redecide(request) if redecide is not None else _license_required(decision)
-    return _with_reasons(decision, exhausted), None
+    return request, _with_reasons(decision, exhausted), None
 
 
 def _license_required(decision: Decision) -> Decision:
