@@ -61,9 +61,13 @@ class ModelIn(_Strict):
     declaration_id: str | None = None
 
 
+ScreeningIn = Literal["clear", "possible_match", "match"]
+
+
 class PartyIn(_Strict):
     name: str = Field(min_length=1)
     headquarters: str | None = None
+    screening: ScreeningIn | None = None
 
 
 class AttestationIn(_Strict):
@@ -77,6 +81,7 @@ class RecipientIn(_Strict):
     headquarters: str | None = None
     ultimate_parent: PartyIn | Literal["self"] | None = None
     security_attestation: AttestationIn | None = None
+    screening: ScreeningIn | None = None
 
 
 class InquiryIn(_Strict):
@@ -138,6 +143,7 @@ def to_request(parsed: RequestIn) -> TransferRequest:
         parent = Party(
             r.ultimate_parent.name,
             _country(r.ultimate_parent.headquarters, "recipient.ultimate_parent.headquarters"),
+            r.ultimate_parent.screening,
         )
     recipient = Recipient(
         name=r.name,
@@ -147,6 +153,7 @@ def to_request(parsed: RequestIn) -> TransferRequest:
         security_attestation=None
         if r.security_attestation is None
         else Attestation(r.security_attestation.valid_until, r.security_attestation.valid_from),
+        screening=r.screening,
     )
     m = parsed.model
     model = ModelFacts(
@@ -253,7 +260,11 @@ def request_to_dict(request: TransferRequest) -> dict[str, Any]:
             "headquarters": recipient.headquarters,
             "ultimate_parent": parent
             if parent is None or isinstance(parent, str)
-            else {"name": parent.name, "headquarters": parent.headquarters},
+            else {
+                "name": parent.name,
+                "headquarters": parent.headquarters,
+                "screening": parent.screening,
+            },
             "security_attestation": None
             if recipient.security_attestation is None
             else {
@@ -262,6 +273,7 @@ def request_to_dict(request: TransferRequest) -> dict[str, Any]:
                 if recipient.security_attestation.valid_from is None
                 else recipient.security_attestation.valid_from.isoformat(),
             },
+            "screening": recipient.screening,
         },
         "destination": request.destination,
         "trained_on_operator_infrastructure": request.trained_on_operator_infrastructure,

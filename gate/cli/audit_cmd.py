@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from gate.cli.output import print_json, stdout
 from gate.cli.records_common import DB_OPTION, JSON_OPTION, cli_store, fields, parse_since, table
 from gate.errors import InputError, NotFoundError
-from gate.rules.loader import load_ruleset
+from gate.rules.loader import load_ruleset_set
 from gate.settings import Settings
 from gate.store import audit, replay, report, verify
 from gate.store.chain import checkpoint_now, latest_checkpoint
@@ -274,14 +274,16 @@ def report_command(
 
 
 def replay_command(
-    ruleset: Path = typer.Option(..., "--ruleset", help="Ruleset TOML to re-decide under."),
+    ruleset: list[Path] | None = typer.Option(
+        None, "--ruleset", help="Ruleset TOML of the set (repeat; default: the shipped set)."
+    ),
     since: str | None = typer.Option(None, "--since", help="Date or date-time (UTC)."),
     as_json: bool = JSON_OPTION,
     db: str | None = DB_OPTION,
 ) -> None:
     """Re-decide recorded requests under another ruleset; list what would change (read-only)."""
     moment = parse_since(since)
-    rules = load_ruleset(ruleset)
+    rules = load_ruleset_set(ruleset)
     with cli_store(db) as store:
         result = replay.replay(store, rules, since=moment)
     if as_json:
@@ -289,7 +291,8 @@ def replay_command(
         return
     stdout().print(
         f"{result.decisions} decisions re-decided under {result.ruleset_id}: "
-        f"{len(result.changes)} would change",
+        f"{len(result.changes)} would change; {len(result.other_procedure)} recorded by another "
+        "procedure version",
         markup=False,
     )
     if result.changes:

@@ -9,11 +9,11 @@ import typer
 from rich.markup import escape
 
 from gate.cli.output import print_json, stdout
-from gate.core.decide import decide
 from gate.core.questions import Question
+from gate.core.ruleset_set import decide_all
 from gate.core.values import Decision, Verdict
 from gate.errors import InputError
-from gate.rules.loader import resolve_ruleset
+from gate.rules.loader import load_ruleset_set
 from gate.schema import parse_request_json
 
 EXIT_CODES = {
@@ -61,18 +61,27 @@ def render_decision(decision: Decision) -> None:
             out.print(f"  ? {escape(Question(code).text)}")
     if decision.license_used:
         out.print(f"  license used: {escape(decision.license_used)}")
-    out.print(f"[dim]ruleset {decision.ruleset_id} sha256:{decision.ruleset_sha256[:16]}…[/]")
+    for own in decision.rulesets:
+        out.print(
+            f"[dim]ruleset {escape(own.id)} sha256:{own.sha256[:16]}…: "
+            f"{own.verdict.value} ({own.basis.value})[/]"
+        )
+    out.print(f"[dim]procedure {decision.procedure_version}[/]")
 
 
 def decide_command(
     request: str = typer.Argument(..., help="Request JSON file, or - for standard input."),
-    ruleset: Path | None = typer.Option(None, "--ruleset", help="Ruleset TOML (default: shipped)."),
+    ruleset: list[Path] | None = typer.Option(
+        None,
+        "--ruleset",
+        help="Ruleset TOML; repeat for a set, most restrictive wins (default: the shipped set).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
 ) -> int:
     """Decide one transfer. Exit 0 allow, 10 license_required, 11 deny, 12 hold, 2 bad input."""
-    rules = resolve_ruleset(ruleset)
+    rules = load_ruleset_set(ruleset)
     data, source = read_input(request)
-    decision = decide(parse_request_json(data, source), rules)
+    decision = decide_all(parse_request_json(data, source), rules)
     if as_json:
         print_json(decision.to_dict())
     else:

@@ -21,6 +21,7 @@ class DecisionContext:
 
     __slots__ = (
         "destinations",
+        "domestic",
         "groups",
         "hq_group",
         "parent_group",
@@ -37,17 +38,14 @@ class DecisionContext:
         self.parent_hq = parent_hq = recipient.parent_headquarters
         self.hq_group = None if hq is None else ruleset.group_of(hq)
         self.parent_group = None if parent_hq is None else ruleset.group_of(parent_hq)
-        destination = request.destination
-        group = None if destination is None else ruleset.group_of(destination)
-        inquiry = request.inquiry
-        if inquiry is None or inquiry.status != "completed":
-            self.destinations: tuple[str | None, ...] = (destination,)
-            self.groups: tuple[Group | None, ...] = (group,)
-        else:
-            # A completed inquiry adds every destination the recipient declared (RULES.md).
-            extra = [d for d in inquiry.declared_destinations if d != destination]
-            self.destinations = (destination, *dict.fromkeys(extra))
-            self.groups = (group, *(ruleset.group_of(d) for d in dict.fromkeys(extra)))
+        self.destinations = destinations(request)
+        self.groups: tuple[Group | None, ...] = tuple(
+            None if d is None else ruleset.group_of(d) for d in self.destinations
+        )
+        # Domestic: every destination is the United States (territories included).
+        self.domestic = None not in self.destinations and all(
+            ruleset.is_domestic(d) for d in self.destinations if d is not None
+        )
 
     @property
     def destination_group(self) -> Group | None:
@@ -80,21 +78,31 @@ class DecisionContext:
         }
 
 
-def covering_license(ctx: DecisionContext) -> License | None:
-    request = ctx.request
-    if None in ctx.destinations:
-        return None  # a license must name every destination; an unknown one is named by none
-    recipient_keys = {request.recipient.name.casefold()}
-    if request.recipient.id:
-        recipient_keys.add(request.recipient.id.casefold())
+def destinations(request: TransferRequest) -> tuple[str | None, ...]:
+    """The transfer's destination and every destination the recipient declared in the inquiry,
+    whatever its state (RULES.md: what was said is known from the moment it was said)."""
+    destination = request.destination
+    inquiry = request.inquiry
+    if inquiry is None or not inquiry.declared_destinations:
+        return (destination,)
+    extra = [d for d in inquiry.declared_destinations if d != destination]
+    return (destination, *dict.fromkeys(extra))
+
+
+def covering_license(request: TransferRequest, places: tuple[str | None, ...]) -> License | None:
+    """A license on record naming the recipient by its id, the model (or ECCN 4E091), every one
+    of `places`, valid on the date; None when none does."""
+    recipient_id = request.recipient.id
+    if recipient_id is None or None in places:
+        return None  # a license names a recipient by id, and no license names an unknown place
     repo = request.model.repo_id.casefold()
     for lic in sorted(request.licenses, key=lambda item: item.number):
-        if lic.recipient.casefold() not in recipient_keys:
+        if lic.recipient != recipient_id:
             continue
         models = {m.casefold() for m in lic.models}
         if repo not in models and ECCN_WIDE.casefold() not in models:
             continue
-        if not set(ctx.destinations) <= set(lic.destinations):
+        if not set(places) <= set(lic.destinations):
             continue
         if lic.valid_on(request.date):
             return lic

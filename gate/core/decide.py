@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from gate.core.context import DecisionContext, covering_license
+from gate.core.procedure import PROCEDURE_VERSION
 from gate.core.questions import Question
 from gate.core.ruleset import Ruleset
 from gate.core.values import (
@@ -28,6 +29,7 @@ from gate.core.values import (
 # 3.11, and the decision runs on every download.
 _B_BELOW_THRESHOLD = Basis.BELOW_THRESHOLD
 _B_COMPUTE_UNDETERMINED = Basis.COMPUTE_UNDETERMINED
+_B_DOMESTIC_TRANSFER = Basis.DOMESTIC_TRANSFER
 _B_DUTY_TO_INQUIRE = Basis.DUTY_TO_INQUIRE
 _B_LESS_CAPABLE_THAN_PUBLISHED = Basis.LESS_CAPABLE_THAN_PUBLISHED
 _B_LICENSED = Basis.LICENSED
@@ -103,6 +105,7 @@ class _Outcome:
             facts=self.ctx.facts(controlled),
             license_used=license_used,
             questions=tuple([q.value for q in questions]) if questions else (),
+            procedure_version=PROCEDURE_VERSION,
         )
 
 
@@ -196,13 +199,13 @@ def decide(request: TransferRequest, ruleset: Ruleset) -> Decision:
 
 
 def _decide_controlled(ctx: DecisionContext, out: _Outcome) -> Decision:
-    """Steps 7 to 13: who may receive controlled weights, and where."""
+    """Steps 7 to 14: who may receive controlled weights, and where."""
     request = ctx.request
     recipient = request.recipient
     where = ", ".join(d for d in ctx.destinations if d)
 
     # 7. A license on record that covers recipient, model, every destination and the date.
-    lic = covering_license(ctx)
+    lic = covering_license(request, ctx.destinations)
     if lic is not None:
         return out.because(
             "licensed",
@@ -244,17 +247,23 @@ def _decide_controlled(ctx: DecisionContext, out: _Outcome) -> Decision:
             "license_requirement",
         ).gives(_HOLD, _B_PARTIES_UNKNOWN, controlled=True, questions=questions)
 
-    # 10. IaaS red flag: trained here for a recipient outside `allied`, and no completed inquiry.
+    # 10. Headquarters or parent outside `allied` and no completed inquiry: when the operator
+    # trained the model for this recipient (Red Flag 28) or the transfer is domestic, ask first.
     outside_allied = ctx.hq_group is not _ALLIED or ctx.parent_group is not _ALLIED
     inquiry = request.inquiry
     inquired = inquiry is not None and inquiry.completed
-    if request.trained_on_operator_infrastructure and outside_allied and not inquired:
+    trained = request.trained_on_operator_infrastructure
+    if outside_allied and not inquired and (trained or ctx.domestic):
         status = "no inquiry" if inquiry is None else f"inquiry {inquiry.status}"
+        why = (
+            f"the operator trained {request.model.repo_id} for {recipient.name}"
+            if trained
+            else f"{recipient.name} asks for {request.model.repo_id} in the United States"
+        )
         return out.because(
             "duty_to_inquire",
-            f"the operator trained {request.model.repo_id} for {recipient.name}, whose "
-            f"headquarters or ultimate parent is outside the allied group ({status}); ask about "
-            "intended export destinations and end use before the transfer",
+            f"{why}, whose headquarters or ultimate parent is outside the allied group "
+            f"({status}); ask about intended export destinations and end use before the transfer",
             "red_flag_28",
         ).gives(
             _HOLD,
@@ -267,8 +276,22 @@ def _decide_controlled(ctx: DecisionContext, out: _Outcome) -> Decision:
             ],
         )
 
+    # 11. Every destination in the United States: not an export.
+    if ctx.domestic:
+        return out.because(
+            "domestic_transfer",
+            f"every destination ({where}) is in the United States: a transfer within the "
+            "country, not an export"
+            + (
+                "; the recipient's completed inquiry declares no destination abroad"
+                if inquired
+                else ""
+            ),
+            "domestic_transfer",
+        ).gives(_ALLOW, _B_DOMESTIC_TRANSFER, controlled=True)
+
     if not outside_allied:
-        # 11. Allied headquarters and parent, allied destination(s): License Exception AIA.
+        # 12. Allied headquarters and parent, allied destination(s): License Exception AIA.
         if ctx.destination_group is _ALLIED:
             return out.because(
                 "license_exception_aia",
@@ -276,7 +299,7 @@ def _decide_controlled(ctx: DecisionContext, out: _Outcome) -> Decision:
                 f"and the destination ({where}) is allied",
                 "aia",
             ).gives(_ALLOW, _B_LICENSE_EXCEPTION_AIA, controlled=True)
-        # 12. Allied headquarters and parent, `other` destination: security conditions apply.
+        # 13. Allied headquarters and parent, `other` destination: security conditions apply.
         attestation = recipient.security_attestation
         if attestation is not None and attestation.current_on(request.date):
             return out.because(
@@ -303,7 +326,7 @@ def _decide_controlled(ctx: DecisionContext, out: _Outcome) -> Decision:
             questions=[Question.SECURITY_ATTESTATION],
         )
 
-    # 13. Everyone else needs a license.
+    # 14. Everyone else needs a license.
     return out.because(
         "license_required",
         f"{recipient.name} (headquarters {recipient.headquarters}, ultimate parent "

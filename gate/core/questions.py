@@ -15,6 +15,7 @@ class Question(StrEnum):
     END_USE = "end_use"
     LICENSE_OBLIGATION_ACKNOWLEDGED = "license_obligation_acknowledged"
     SECURITY_ATTESTATION = "security_attestation"
+    RESTRICTED_PARTY_REVIEW = "restricted_party_review"
 
     @property
     def label(self) -> str:
@@ -35,6 +36,7 @@ _LABELS = {
     Question.END_USE: "end use",
     Question.LICENSE_OBLIGATION_ACKNOWLEDGED: "acknowledgment of the license obligation",
     Question.SECURITY_ATTESTATION: "security attestation",
+    Question.RESTRICTED_PARTY_REVIEW: "restricted-party screening review",
 }
 
 _TEXTS = {
@@ -53,4 +55,6 @@ _TEXTS = {
     "these weights may require a license under ECCN 4E091?",
     Question.SECURITY_ATTESTATION: "Provide a current attestation that the recipient meets the "
     "security conditions of Supplement No. 10 to Part 748.",
+    Question.RESTRICTED_PARTY_REVIEW: "Screen the recipient and its ultimate parent against the "
+    "Consolidated Screening List, and have an officer review any possible match.",
 }

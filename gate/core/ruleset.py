@@ -6,14 +6,20 @@ id and the sha256 of its canonical content, and every decision names both so it 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from fnmatch import translate
 from functools import cached_property
 
+from gate.core.files import FileCheck, FileRules
 from gate.core.values import Group
+
+UNITED_STATES = "US"
+
+
+def country_of(place: str) -> str:
+    """The country of a place code: `UA` for `UA-43`, the code itself for a country."""
+    return place[:2]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +90,11 @@ class Ruleset:
     embargoed: frozenset[str]
     group_labels: Mapping[Group, GroupLabels]
     provisions: Mapping[str, Provision]
-    parameter_patterns: tuple[str, ...]
-    non_parameter_patterns: tuple[str, ...]
+    files: FileRules
     designated: tuple[Designation, ...] = ()
     open_licenses: tuple[OpenLicense, ...] = ()
     compute: ComputeRules = field(default_factory=lambda: ComputeRules(1e14, "", 10.0, 0.2))
+    us_territories: frozenset[str] = frozenset()
 
     @cached_property
     def threshold_text(self) -> str:
@@ -100,12 +106,36 @@ class Ruleset:
             self.in_force_until is None or day <= self.in_force_until
         )
 
-    def group_of(self, country: str) -> Group:
-        if country in self.embargoed:
+    def place(self, code: str) -> str:
+        """The place a code stands for under this ruleset (RULES.md "Country groups").
+
+        A region the ruleset names keeps its own code; any other region is its country; a US
+        territory (15 CFR 772.1) is the United States.
+        """
+        if code in self.allied or code in self.embargoed:
+            return code
+        country = country_of(code)
+        return UNITED_STATES if country in self.us_territories else country
+
+    def group_of(self, code: str) -> Group:
+        place = self._places.get(code)
+        if place is None:
+            place = self.place(code)
+            if len(self._places) < 65536:  # bounded: codes come from requests
+                self._places[code] = place
+        if place in self.embargoed:
             return Group.EMBARGOED
-        if country in self.allied:
+        if place in self.allied:
             return Group.ALLIED
         return Group.OTHER
+
+    @cached_property
+    def _places(self) -> dict[str, str]:
+        return {}
+
+    def is_domestic(self, code: str) -> bool:
+        """Whether `code` is in the United States, its territories included."""
+        return self.place(code) == UNITED_STATES
 
     def cite(self, key: str) -> str:
         return self.citations[key]
@@ -115,43 +145,21 @@ class Ruleset:
         """Provision key -> citation, looked up once per reason on every decision."""
         return {key: provision.citation for key, provision in self.provisions.items()}
 
-    @cached_property
-    def _parameter_regex(self) -> re.Pattern[str]:
-        return re.compile("|".join(translate(p.lower()) for p in self.parameter_patterns))
+    def is_parameters(self, path: str, head: bytes | None = None, size: int | None = None) -> bool:
+        """Whether a repository file holds parameters: the fail-closed test (gate.core.files)."""
+        return self.files.is_parameters(path, head, size)
 
-    @cached_property
-    def _non_parameter_regex(self) -> re.Pattern[str] | None:
-        if not self.non_parameter_patterns:
-            return None
-        return re.compile("|".join(translate(p.lower()) for p in self.non_parameter_patterns))
-
-    @cached_property
-    def _parameter_cache(self) -> dict[str, bool]:
-        return {}
-
-    def is_parameters(self, path: str) -> bool:
-        """Whether a repository file holds parameters, by its name (patterns match the basename)."""
-        name = path.rsplit("/", 1)[-1].lower()
-        cache = self._parameter_cache
-        known = cache.get(name)
-        if known is None:
-            known = self._match_parameters(name)
-            if len(cache) < 65536:  # bounded: names come from requests
-                cache[name] = known
-        return known
-
-    def _match_parameters(self, name: str) -> bool:
-        excluded = self._non_parameter_regex
-        if excluded is not None and excluded.match(name):
-            return False
-        return self._parameter_regex.match(name) is not None
+    def check_file(
+        self, path: str, head: bytes | None = None, size: int | None = None
+    ) -> FileCheck:
+        return self.files.check(path, head, size)
 
     def designation_for(self, repo_id: str) -> Designation | None:
         if not self.designated:
             return None
         key = repo_id.casefold()
         for designation in self.designated:
-            if designation.repo_id.casefold() == key:
+            if designation.repo_id.casefold() == key:  # as the hub matches names
                 return designation
         return None
 

@@ -7,6 +7,7 @@ edge's job (`gate.rules.countries`). Unknown facts are `None`: the decision neve
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -41,6 +42,21 @@ class Basis(StrEnum):
     LICENSE_EXCEPTION_AIA_WEIGHTS = "license_exception_aia_weights"
     SECURITY_ATTESTATION_REQUIRED = "security_attestation_required"
     LICENSE_REQUIRED = "license_required"
+    DOMESTIC_TRANSFER = "domestic_transfer"
+    # The `ear-embargoes` procedure (RULES.md "Beyond 4E091").
+    RESTRICTED_PARTY = "restricted_party"
+    COMPREHENSIVE_EMBARGO = "comprehensive_embargo"
+    RESTRICTED_PARTY_REVIEW = "restricted_party_review"
+    NO_EMBARGO = "no_embargo"
+
+
+# Most restrictive first (RULES.md): across a set of rulesets the highest wins.
+VERDICT_SEVERITY: Mapping[Verdict, int] = {
+    Verdict.DENY: 3,
+    Verdict.HOLD: 2,
+    Verdict.LICENSE_REQUIRED: 1,
+    Verdict.ALLOW: 0,
+}
 
 
 class Group(StrEnum):
@@ -58,9 +74,25 @@ SELF: Literal["self"] = "self"
 """`Recipient.ultimate_parent` for a recipient with no parent: it is its own ultimate parent."""
 
 
+_PLACE = re.compile(r"[A-Z]{2}(-[A-Z0-9]{1,3})?")
+
+Screening = Literal["clear", "possible_match", "match"]
+SCREENING_VALUES: tuple[Screening, ...] = ("clear", "possible_match", "match")
+
+
 def _check_country(field_name: str, code: str | None) -> None:
-    if code is not None and (len(code) != 2 or not code.isascii() or not code.isupper()):
-        raise InputError(field_name, f"expected an ISO 3166-1 alpha-2 code, got {code!r}")
+    """A place is an ISO 3166-1 alpha-2 code (`DE`) or an ISO 3166-2 region code (`UA-43`)."""
+    if code is not None and (not isinstance(code, str) or _PLACE.fullmatch(code) is None):
+        raise InputError(
+            field_name, f"expected an ISO 3166-1 alpha-2 or 3166-2 region code, got {code!r}"
+        )
+
+
+def _check_screening(field_name: str, value: str | None) -> None:
+    if value is not None and value not in SCREENING_VALUES:
+        raise InputError(
+            field_name, f"expected clear, possible_match, match or null, got {value!r}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +142,11 @@ class Party:
 
     name: str
     headquarters: str | None = None
+    screening: Screening | None = None
 
     def __post_init__(self) -> None:
         _check_country("ultimate_parent.headquarters", self.headquarters)
+        _check_screening("ultimate_parent.screening", self.screening)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +165,7 @@ class Recipient:
     """Who receives the weights.
 
     `ultimate_parent` is a Party, SELF (no parent: its own ultimate parent), or None (unknown).
+    `screening` is the restricted-party screening status (None: never screened).
     """
 
     name: str
@@ -138,9 +173,21 @@ class Recipient:
     ultimate_parent: Party | Literal["self"] | None = None
     security_attestation: Attestation | None = None
     id: str | None = None
+    screening: Screening | None = None
 
     def __post_init__(self) -> None:
         _check_country("recipient.headquarters", self.headquarters)
+        _check_screening("recipient.screening", self.screening)
+
+    @property
+    def parent_screening(self) -> Screening | None:
+        """The ultimate parent's screening status; the recipient's own when it has no parent."""
+        if self.ultimate_parent is None:
+            return None
+        if self.ultimate_parent == SELF:
+            return self.screening
+        assert isinstance(self.ultimate_parent, Party)
+        return self.ultimate_parent.screening
 
     @property
     def parent_headquarters(self) -> str | None:
@@ -242,11 +289,40 @@ class Reason:
     citation: str
 
 
+def _reasons_json(reasons: tuple[Reason, ...]) -> list[dict[str, str]]:
+    return [{"code": r.code, "text": r.text, "citation": r.citation} for r in reasons]
+
+
+@dataclass(frozen=True, slots=True)
+class RulesetVerdict:
+    """One ruleset's own answer within a decision taken under a set of rulesets."""
+
+    id: str
+    sha256: str
+    verdict: Verdict
+    basis: Basis
+    reasons: tuple[Reason, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "sha256": self.sha256,
+            "verdict": self.verdict.value,
+            "basis": self.basis.value,
+            "reasons": _reasons_json(self.reasons),
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The answer for one transfer: a value, replayable from `facts` and the ruleset it names.
+    """The answer for one transfer: a value, replayable from `facts` and the rulesets it names.
 
     `questions` lists what the gate needs to know before it can decide (only for `hold`).
+    `ruleset_id`/`ruleset_sha256` name the ruleset that gave the basis; `parts` keeps every
+    ruleset's own decision when the decision was taken under a set (empty for one ruleset), and
+    `rulesets` their verdicts.
+    `procedure_version` names the code that decided, so a replay can tell a changed rule from
+    changed code.
     """
 
     verdict: Verdict
@@ -257,21 +333,35 @@ class Decision:
     facts: Mapping[str, Any]
     license_used: str | None = None
     questions: tuple[str, ...] = ()
+    procedure_version: str = ""
+    parts: tuple[Decision, ...] = ()
 
     @property
     def allowed(self) -> bool:
         return self.verdict is Verdict.ALLOW
 
+    @property
+    def rulesets(self) -> tuple[RulesetVerdict, ...]:
+        """Each ruleset's own verdict, in set order (this decision's own for one ruleset)."""
+        return tuple(p.own_verdict() for p in self.parts) or (self.own_verdict(),)
+
+    def own_verdict(self) -> RulesetVerdict:
+        """This decision as one ruleset's verdict (to combine it with others)."""
+        return RulesetVerdict(
+            self.ruleset_id, self.ruleset_sha256, self.verdict, self.basis, self.reasons
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The public decision JSON (see README, "Decision JSON")."""
+        rulesets = self.rulesets
         return {
             "verdict": self.verdict.value,
             "basis": self.basis.value,
-            "reasons": [
-                {"code": r.code, "text": r.text, "citation": r.citation} for r in self.reasons
-            ],
+            "reasons": _reasons_json(self.reasons),
             "questions": list(self.questions),
             "license_used": self.license_used,
             "ruleset": {"id": self.ruleset_id, "sha256": self.ruleset_sha256},
+            "procedure_version": self.procedure_version,
+            "rulesets": [r.to_dict() for r in rulesets],
             "facts": dict(self.facts),
         }

@@ -1,7 +1,8 @@
 """Turn what a person typed for a country into an ISO 3166-1 alpha-2 code, or say why not.
 
-Accepts alpha-2 and alpha-3 codes, official, common and short names (via pycountry), and the
-aliases people actually write (USA, UK, South Korea, Burma, DRC, Macao, Ivory Coast, ...).
+Accepts alpha-2 and alpha-3 codes, official, common and short names (via pycountry), the
+aliases people actually write (USA, UK, South Korea, Burma, DRC, Macao, Ivory Coast, ...), and
+ISO 3166-2 region codes (`UA-43` Crimea), which stay region codes: a ruleset may name a region.
 Anything that does not resolve to exactly one country is a CountryError naming the input and the
 closest matches; nothing is guessed.
 """
@@ -12,6 +13,7 @@ import difflib
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Any
 
 import pycountry
 
@@ -126,6 +128,8 @@ def _name_index() -> dict[str, str]:
 @lru_cache(maxsize=4096)
 def _resolve(text: str) -> str | None:
     stripped = text.strip()
+    if "-" in stripped and stripped[:2].isalpha() and stripped[2:3] == "-":
+        return _region(stripped.upper())
     if len(stripped) == 2 and stripped.isalpha():
         found = pycountry.countries.get(alpha_2=stripped.upper())
         if found is not None:
@@ -160,8 +164,23 @@ def normalize_country(text: object, field: str = "country") -> str:
     return code
 
 
+def _subdivision(code: str) -> Any:
+    try:
+        return pycountry.subdivisions.get(code=code)  # type: ignore[no-untyped-call]
+    except (KeyError, LookupError):
+        return None
+
+
+def _region(code: str) -> str | None:
+    found = _subdivision(code)
+    return None if found is None else str(found.code)
+
+
 def country_name(code: str) -> str:
-    """A readable name for an alpha-2 code (the code itself when unknown)."""
+    """A readable name for an alpha-2 or region code (the code itself when unknown)."""
+    if "-" in code:
+        region = _subdivision(code)
+        return code if region is None else f"{region.name}, {country_name(code[:2])}"
     found = pycountry.countries.get(alpha_2=code)
     if found is None:
         return code
@@ -170,3 +189,10 @@ def country_name(code: str) -> str:
 
 def is_country_code(code: str) -> bool:
     return len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None
+
+
+def is_place_code(code: str) -> bool:
+    """An ISO 3166-1 alpha-2 country code or an ISO 3166-2 region code, exactly as written."""
+    if is_country_code(code):
+        return True
+    return "-" in code and code.isupper() and _region(code) == code

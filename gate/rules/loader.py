@@ -1,21 +1,23 @@
-"""Read a ruleset TOML file strictly and build the core `Ruleset` from it.
+"""Read ruleset TOML files strictly and build the core rulesets (and sets of them) from them.
 
 Strict means: an unknown key, a missing field, a bad country code, a country in two groups, or a
 pattern that is not a string is a RulesetError naming the file, the key and the problem. The
 ruleset's sha256 is taken over the canonical JSON of the parsed content, so comments and layout
-do not change it and every value does.
+do not change it and every value does. The file's `procedure` key says which procedure reads it:
+"4e091" (the default: RULES.md's decision procedure) or "ear-embargoes" (its "Beyond 4E091").
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from gate.core.canonical import canonical_sha256
 from gate.core.ruleset import (
@@ -27,11 +29,23 @@ from gate.core.ruleset import (
     Ruleset,
     Source,
 )
+from gate.core.ruleset_set import AnyRuleset, RulesetSet
 from gate.core.values import Group
 from gate.errors import RulesetError
 from gate.rules.countries import is_country_code
+from gate.rules.embargo_loader import parse_embargo_ruleset
+from gate.rules.parts import (
+    ParameterFilesIn,
+    ProvisionIn,
+    SourceIn,
+    Strict,
+    check_places,
+    first_error,
+)
 
 DEFAULT_RULESET = "ai-diffusion-2025.toml"
+SHIPPED_SET = ("ai-diffusion-2025.toml", "ear-embargoes.toml")
+"""The shipped ruleset set, in order: the first ruleset names the basis between equal verdicts."""
 REQUIRED_PROVISIONS = (
     "eccn_4e091",
     "published",
@@ -44,11 +58,10 @@ REQUIRED_PROVISIONS = (
     "presumption_of_denial",
     "effective_dates",
     "ear_scope",
+    "domestic_transfer",
 )
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = Strict
 
 
 class _Dates(_Strict):
@@ -57,11 +70,6 @@ class _Dates(_Strict):
     compliance: date
     security_compliance: date
     in_force_until: date | None = None
-
-
-class _Source(_Strict):
-    title: str
-    url: str | None = None
 
 
 class _Threshold(_Strict):
@@ -77,18 +85,12 @@ class _Group(_Strict):
     tier: str
     article_group: str
     note: str = ""
-    countries: list[str] = []
+    countries: list[str] = Field(default_factory=list)
 
     @field_validator("countries")
     @classmethod
     def _codes(cls, value: list[str]) -> list[str]:
-        for code in value:
-            if not is_country_code(code):
-                raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 code")
-        if len(set(value)) != len(value):
-            duplicates = sorted({c for c in value if value.count(c) > 1})
-            raise ValueError(f"listed more than once: {', '.join(duplicates)}")
-        return value
+        return check_places(value)
 
 
 class _Groups(_Strict):
@@ -97,14 +99,16 @@ class _Groups(_Strict):
     other: _Group
 
 
-class _Provision(_Strict):
-    citation: str
-    title: str
+class _UnitedStates(_Strict):
+    territories: list[str] = Field(default_factory=list)
 
-
-class _ParameterFiles(_Strict):
-    patterns: list[str] = Field(min_length=1)
-    exceptions: list[str] = []
+    @field_validator("territories")
+    @classmethod
+    def _codes(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if not is_country_code(code):
+                raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 code")
+        return value
 
 
 class _Compute(_Strict):
@@ -127,39 +131,35 @@ class _OpenLicense(_Strict):
 
 class _RulesetFile(_Strict):
     id: str = Field(min_length=1)
+    procedure: Literal["4e091"] = "4e091"
     title: str
     status_note: str
     dates: _Dates
-    sources: list[_Source] = Field(min_length=1)
+    sources: list[SourceIn] = Field(min_length=1)
     threshold: _Threshold
     frontier: _Frontier = _Frontier()
     groups: _Groups
-    provisions: dict[str, _Provision]
-    parameter_files: _ParameterFiles
+    united_states: _UnitedStates = _UnitedStates()
+    provisions: dict[str, ProvisionIn]
+    parameter_files: ParameterFilesIn
     compute: _Compute
-    designated: list[_Designated] = []
-    open_licenses: list[_OpenLicense] = []
+    designated: list[_Designated] = Field(default_factory=list)
+    open_licenses: list[_OpenLicense] = Field(default_factory=list)
 
 
-def _first_error(path: str, exc: ValidationError) -> RulesetError:
-    error = exc.errors()[0]
-    key = ".".join(str(part) for part in error["loc"])
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        problem = "unknown key"
-    elif kind == "missing":
-        problem = "missing"
-    else:
-        problem = str(error["msg"]).removeprefix("Value error, ")
-    return RulesetError(path, key, problem)
+def parse_any_ruleset(data: dict[str, Any], path: str = "<ruleset>") -> AnyRuleset:
+    """Validate parsed TOML of either kind (by its `procedure` key) and build the ruleset."""
+    if data.get("procedure") == "ear-embargoes":
+        return parse_embargo_ruleset(data, path)
+    return parse_ruleset(data, path)
 
 
 def parse_ruleset(data: dict[str, Any], path: str = "<ruleset>") -> Ruleset:
-    """Validate parsed TOML and build the Ruleset; RulesetError names key and problem."""
+    """Validate parsed TOML and build the 4E091 Ruleset; RulesetError names key and problem."""
     try:
         parsed = _RulesetFile.model_validate(data)
     except ValidationError as exc:
-        raise _first_error(path, exc) from None
+        raise first_error(path, exc) from None
 
     allied = frozenset(parsed.groups.allied.countries)
     embargoed = frozenset(parsed.groups.embargoed.countries)
@@ -204,8 +204,8 @@ def parse_ruleset(data: dict[str, Any], path: str = "<ruleset>") -> Ruleset:
             ),
         },
         provisions={k: Provision(v.citation, v.title) for k, v in parsed.provisions.items()},
-        parameter_patterns=tuple(parsed.parameter_files.patterns),
-        non_parameter_patterns=tuple(parsed.parameter_files.exceptions),
+        files=parsed.parameter_files.build(),
+        us_territories=frozenset(parsed.united_states.territories),
         designated=tuple(Designation(d.repo_id, d.reason, d.source) for d in parsed.designated),
         open_licenses=tuple(OpenLicense(o.id, o.note) for o in parsed.open_licenses),
         compute=ComputeRules(
@@ -217,8 +217,7 @@ def parse_ruleset(data: dict[str, Any], path: str = "<ruleset>") -> Ruleset:
     )
 
 
-def load_ruleset(path: str | Path) -> Ruleset:
-    """Load and validate a ruleset file."""
+def _read(path: str | Path) -> dict[str, Any]:
     where = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -227,22 +226,65 @@ def load_ruleset(path: str | Path) -> Ruleset:
     except (OSError, UnicodeDecodeError) as exc:
         raise RulesetError(where, "", f"cannot read: {exc}") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RulesetError(where, "", f"not valid TOML: {exc}") from None
-    return parse_ruleset(data, where)
+
+
+def load_ruleset(path: str | Path) -> Ruleset:
+    """Load and validate a 4E091 ruleset file."""
+    data = _read(path)
+    if data.get("procedure") == "ear-embargoes":
+        raise RulesetError(str(path), "procedure", "an ear-embargoes ruleset, expected 4e091")
+    return parse_ruleset(data, str(path))
+
+
+def load_any_ruleset(path: str | Path) -> AnyRuleset:
+    """Load and validate a ruleset file of either kind."""
+    return parse_any_ruleset(_read(path), str(path))
 
 
 def default_ruleset_path() -> Path:
     return Path(str(resources.files("gate.rules").joinpath(DEFAULT_RULESET)))
 
 
+def shipped_ruleset_paths() -> tuple[Path, ...]:
+    """The files of the shipped set, in order."""
+    return tuple(Path(str(resources.files("gate.rules").joinpath(n))) for n in SHIPPED_SET)
+
+
 @lru_cache(maxsize=1)
 def load_default_ruleset() -> Ruleset:
-    """The ruleset shipped with the gate (loaded once per process)."""
+    """The shipped 4E091 ruleset (loaded once per process)."""
     return load_ruleset(default_ruleset_path())
 
 
+@lru_cache(maxsize=1)
+def load_shipped_set() -> RulesetSet:
+    """The shipped set, `ai-diffusion-2025` then `ear-embargoes` (loaded once per process)."""
+    default = load_default_ruleset()
+    rest = tuple(load_any_ruleset(p) for p in shipped_ruleset_paths()[1:])
+    return RulesetSet((default, *rest))
+
+
+def load_ruleset_set(paths: Sequence[str | Path] | None) -> RulesetSet:
+    """The rulesets at `paths`, in order, as a set; the shipped set when `paths` is None or empty.
+
+    RulesetError when a file is invalid or two files carry the same id.
+    """
+    if not paths:
+        return load_shipped_set()
+    rulesets = [load_any_ruleset(p) for p in paths]
+    seen: dict[str, str] = {}
+    for path, ruleset in zip(paths, rulesets, strict=True):
+        if ruleset.id in seen:
+            raise RulesetError(
+                str(path), "id", f"{ruleset.id!r} is also the id of {seen[ruleset.id]}"
+            )
+        seen[ruleset.id] = str(path)
+    return RulesetSet(tuple(rulesets))
+
+
 def resolve_ruleset(path: str | Path | None) -> Ruleset:
-    """The ruleset at `path`, or the shipped default when `path` is None."""
+    """The 4E091 ruleset at `path`, or the shipped default when `path` is None."""
     return load_default_ruleset() if path is None else load_ruleset(path)

@@ -111,6 +111,15 @@ def with_change(path: list[str], value: object) -> str:
             "licenses.0.recipient: required field is missing",
         ),
         (with_change(["inquiry"], {"status": "pending"}), "inquiry.status:"),
+        (with_change(["recipient", "screening"], "maybe"), "recipient.screening:"),
+        (
+            with_change(
+                ["recipient", "ultimate_parent"],
+                {"name": "P", "headquarters": "US", "screening": "cleared"},
+            ),
+            "recipient.ultimate_parent.screening:",
+        ),
+        (with_change(["destination"], "UA-99"), "destination: unknown or ambiguous country"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(
@@ -121,6 +130,22 @@ def test_bad_input_is_one_clear_line_and_exit_2(
     assert code == 2
     assert message in captured.err
     assert "Traceback" not in captured.err and captured.out == ""
+
+
+def test_screening_region_and_any_state_declarations_are_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = json.loads(json.dumps(BASE))
+    data["recipient"]["screening"] = None
+    data["recipient"]["ultimate_parent"]["screening"] = "possible_match"
+    data["inquiry"] = {"status": "open", "declared_destinations": ["ua-43"]}
+    code = run(["decide", str(bad(tmp_path, json.dumps(data))), "--json"])
+    decision = json.loads(capsys.readouterr().out)
+    # The open inquiry's Crimea counts: the license names only Brazil, so 4E091 wants a
+    # license, and ear-embargoes denies Crimea outright.
+    assert code == 11
+    assert (decision["verdict"], decision["basis"]) == ("deny", "comprehensive_embargo")
+    assert decision["facts"]["destinations"] == ["BR", "UA-43"]
 
 
 def test_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
@@ -164,13 +189,84 @@ def test_rules_show_and_check_errors(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert run(["rules", "show"]) == 0
     out = capsys.readouterr().out
     assert "Tier 1" in out and "Group 2" in out and "1e+26" in out and "Macao (MO)" in out
+    assert "Iran (IR)" in out and "UA-43" in out and "require_screening false" in out
     assert run(["rules", "show", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown["groups"]["allied"]["tier"] == "Tier 1"
+    assert [r["id"] for r in shown] == ["ai-diffusion-2025", "ear-embargoes"]
+    assert shown[0]["groups"]["allied"]["tier"] == "Tier 1"
+    assert "HK" in shown[0]["groups"]["embargoed"]["countries"]
+    assert shown[1]["embargoed"] == sorted(
+        ["CU", "IR", "KP", "SY", "UA-43", "UA-40", "UA-14", "UA-09", "RU", "BY"]
+    )
     broken = tmp_path / "broken.toml"
     broken.write_text("id = 1\n")
     assert run(["rules", "check", str(broken)]) == 2
     assert f"{broken}: " in capsys.readouterr().err
+
+
+def test_repeated_ruleset_decides_under_the_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gate.rules.loader import shipped_ruleset_paths
+
+    ai, embargoes = shipped_ruleset_paths()
+    iran = str(EXAMPLES / "closed-below-threshold-to-iran-denied.json")
+    # The 4E091 ruleset alone lets a closed model below the threshold go to Iran ...
+    assert run(["decide", iran, "--ruleset", str(ai), "--json"]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert alone["basis"] == "below_threshold" and len(alone["rulesets"]) == 1
+    # ... the set refuses it, naming both rulesets' verdicts.
+    assert run(["decide", iran, "--ruleset", str(ai), "--ruleset", str(embargoes), "--json"]) == 11
+    both = json.loads(capsys.readouterr().out)
+    assert (both["verdict"], both["basis"]) == ("deny", "comprehensive_embargo")
+    assert both["ruleset"]["id"] == "ear-embargoes"
+    assert [(r["id"], r["basis"]) for r in both["rulesets"]] == [
+        ("ai-diffusion-2025", "below_threshold"),
+        ("ear-embargoes", "comprehensive_embargo"),
+    ]
+    assert both["procedure_version"]
+    # Human output names each ruleset's verdict.
+    assert run(["decide", iran]) == 11
+    out = capsys.readouterr().out
+    assert "ai-diffusion-2025" in out and "ear-embargoes" in out and "below_threshold" in out
+    # The same file twice is an error naming it.
+    assert run(["decide", iran, "--ruleset", str(ai), "--ruleset", str(ai)]) == 2
+    assert "also the id of" in capsys.readouterr().err
+
+
+def test_equal_verdicts_the_first_ruleset_names_the_basis(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from gate.rules.loader import shipped_ruleset_paths
+
+    ai, embargoes = (str(p) for p in shipped_ruleset_paths())
+    unknown = str(EXAMPLES / "unknown-ultimate-parent.json")
+    for order in ([ai, embargoes], [embargoes, ai]):
+        argv = ["decide", unknown, "--json"]
+        for path in order:
+            argv += ["--ruleset", path]
+        assert run(argv) == 12
+        decision = json.loads(capsys.readouterr().out)
+        first = decision["rulesets"][0]["id"]
+        assert decision["ruleset"]["id"] == first
+        # Both held: both rulesets' reasons are listed.
+        codes = [r["code"] for r in decision["reasons"]]
+        assert codes.count("parties_unknown") == 2
+
+
+def test_rules_export_writes_the_shipped_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["rules", "export", str(tmp_path)]) == 0
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["ai-diffusion-2025.toml", "ear-embargoes.toml"]
+    capsys.readouterr()
+    assert run(["rules", "check", *(str(tmp_path / n) for n in written)]) == 0
+    assert capsys.readouterr().out.count("valid ruleset") == 2
+    assert run(["rules", "export", str(tmp_path)]) == 2  # no silent overwrite
+    assert "--force" in capsys.readouterr().err
+    assert run(["rules", "export", str(tmp_path), "--id", "ear-embargoes", "--force"]) == 0
+    assert run(["rules", "export", str(tmp_path), "--id", "nope"]) == 2
 
 
 def test_console_script_end_to_end() -> None:

@@ -34,7 +34,7 @@ def request(**changes: object) -> TransferRequest:
     base = TransferRequest(
         date=date(2025, 6, 1),
         model=ModelFacts("acme/frontier-1", published=False, training_compute=ABOVE),
-        recipient=Recipient("Example GmbH", "DE", Party("Example Holdings", "US")),
+        recipient=Recipient("Example GmbH", "DE", Party("Example Holdings", "US"), id="rcp_ex"),
         destination="FR",
         file="model-00001-of-00004.safetensors",
     )
@@ -62,9 +62,9 @@ def test_step1_not_in_force_after_rescission() -> None:
         "config.json",
         "tokenizer.json",
         "README.md",
-        "training_args.bin",
         "model.safetensors.index.json",
         "generation_config.json",
+        "weight-gate.sig",
     ],
 )
 def test_step2_files_that_are_not_parameters_flow(name: str) -> None:
@@ -84,6 +84,24 @@ def test_step2_files_that_are_not_parameters_flow(name: str) -> None:
         "model.onnx",
         "weights.npz",
         "adapter_model.safetensors",
+        # Issue 10: real formats, renamed files, and the old exception list are parameters.
+        "model.sft",
+        "model.pte",
+        "rust_model.ot",
+        "inference.pdiparams",
+        "net.caffemodel",
+        "yolo.weights",
+        "handler.mar",
+        "model.safetensors.bak",
+        "model.safetensors.part1",
+        "model.bin.1",
+        "training_args.bin",
+        "optimizer_args.bin",
+        "scheduler.pt",
+        "rng_state_3.pth",
+        "config.json.safetensors",
+        "LICENSE.safetensors",
+        "README.md.bin",
     ],
 )
 def test_step2_parameter_files_are_decided(name: str) -> None:
@@ -160,7 +178,7 @@ def test_step6_publication_unknown_asks_both_questions_when_compute_is_open_too(
 
 
 def test_step7_license_outranks_embargo() -> None:
-    lic = License("D1", "Example GmbH", ("acme/frontier-1",), ("CN",), date(2027, 1, 1))
+    lic = License("D1", "rcp_ex", ("acme/frontier-1",), ("CN",), date(2027, 1, 1))
     decision = decide(request(destination="CN", licenses=(lic,)), RULES)
     assert (decision.verdict, decision.basis, decision.license_used) == (
         Verdict.ALLOW,
@@ -169,18 +187,26 @@ def test_step7_license_outranks_embargo() -> None:
     )
 
 
-def test_step7_license_matches_recipient_and_model_case_insensitively_or_by_id() -> None:
+def test_step7_license_matches_recipient_by_id_and_model_case_insensitively() -> None:
     by_id = License("D2", "rcp_42", ("ACME/FRONTIER-1",), ("IN",), date(2027, 1, 1))
     recipient = dataclasses.replace(
         request().recipient, id="rcp_42", headquarters="IN", ultimate_parent=SELF
     )
     decision = decide(request(recipient=recipient, destination="IN", licenses=(by_id,)), RULES)
     assert decision.basis is Basis.LICENSED
+    # A license naming the display name does not name the recipient (RULES.md: by its id).
+    by_name = dataclasses.replace(by_id, recipient="Example GmbH")
+    decision = decide(request(recipient=recipient, destination="IN", licenses=(by_name,)), RULES)
+    assert decision.basis is Basis.LICENSE_REQUIRED
+    # Nor does a recipient without an id match a license naming its name.
+    anonymous = dataclasses.replace(recipient, id=None, name="rcp_42")
+    decision = decide(request(recipient=anonymous, destination="IN", licenses=(by_id,)), RULES)
+    assert decision.basis is Basis.LICENSE_REQUIRED
 
 
 def test_step7_license_must_name_every_declared_destination() -> None:
-    recipient = Recipient("Lumen US", "US", Party("Lumen Holdings", "IN"))
-    lic = License("D3", "Lumen US", ("4E091",), ("US",), date(2027, 1, 1))
+    recipient = Recipient("Lumen US", "US", Party("Lumen Holdings", "IN"), id="lumen")
+    lic = License("D3", "lumen", ("4E091",), ("US",), date(2027, 1, 1))
     inquiry = Inquiry("completed", ("IN",))
     base = request(
         recipient=recipient,
@@ -199,7 +225,7 @@ def test_step7_license_must_name_every_declared_destination() -> None:
 
 
 def test_step7_license_validity_window() -> None:
-    lic = License("D4", "Example GmbH", ("4E091",), ("IN",), date(2025, 6, 1), date(2025, 6, 1))
+    lic = License("D4", "rcp_ex", ("4E091",), ("IN",), date(2025, 6, 1), date(2025, 6, 1))
     assert decide(request(destination="IN", licenses=(lic,)), RULES).basis is Basis.LICENSED
     later = request(destination="IN", licenses=(lic,), date=date(2025, 6, 2))
     assert decide(later, RULES).basis is Basis.SECURITY_ATTESTATION_REQUIRED
@@ -228,9 +254,43 @@ def test_step8_embargoed_declared_destination_denies() -> None:
     assert decide(request(inquiry=inquiry), RULES).basis is Basis.PRESUMPTION_OF_DENIAL
 
 
-def test_step8_open_inquiry_destinations_do_not_count() -> None:
-    inquiry = Inquiry("open", ("RU",))
-    assert decide(request(inquiry=inquiry), RULES).basis is Basis.LICENSE_EXCEPTION_AIA
+@pytest.mark.parametrize("status", ["open", "rejected", "completed"])
+def test_step8_declared_destinations_count_whatever_the_inquiry_state(status: str) -> None:
+    inquiry = Inquiry(status, ("RU",))  # type: ignore[arg-type]
+    assert decide(request(inquiry=inquiry), RULES).basis is Basis.PRESUMPTION_OF_DENIAL
+
+
+@pytest.mark.parametrize(
+    ("hq", "parent", "destination"),
+    [("HK", SELF, "FR"), ("DE", Party("P", "HK"), "FR"), ("DE", Party("P", "US"), "HK")],
+)
+def test_hong_kong_is_china_under_the_ear(hq: str, parent: object, destination: str) -> None:
+    recipient = Recipient("R", hq, parent)  # type: ignore[arg-type]
+    decision = decide(request(recipient=recipient, destination=destination), RULES)
+    assert (decision.verdict, decision.basis) == (Verdict.DENY, Basis.PRESUMPTION_OF_DENIAL)
+
+
+@pytest.mark.parametrize("territory", ["PR", "GU", "VI", "AS", "MP", "UM"])
+def test_us_territories_are_the_united_states(territory: str) -> None:
+    us = Recipient("Acme US", "US", SELF)
+    assert decide(request(recipient=us, destination=territory), RULES).basis is (
+        Basis.DOMESTIC_TRANSFER
+    )
+    based_there = Recipient("Acme PR", territory, SELF)
+    decision = decide(request(recipient=based_there, destination="FR"), RULES)
+    assert decision.basis is Basis.LICENSE_EXCEPTION_AIA  # allied headquarters
+
+
+def test_a_region_takes_its_countrys_group_unless_named() -> None:
+    assert RULES.group_of("UA-43").value == "other"  # Ukraine is `other`
+    assert RULES.group_of("CN-GD").value == "embargoed"
+    assert RULES.group_of("US-CA").value == "allied"
+    assert RULES.is_domestic("US-CA")
+    named = dataclasses.replace(RULES, embargoed=RULES.embargoed | {"UA-43"})
+    assert named.group_of("UA-43").value == "embargoed"
+    assert named.group_of("UA-30").value == "other"
+    decision = decide(request(destination="UA-43"), named)
+    assert decision.basis is Basis.PRESUMPTION_OF_DENIAL
 
 
 @pytest.mark.parametrize(
@@ -274,13 +334,37 @@ def test_step10_duty_to_inquire_for_us_subsidiary_of_foreign_parent() -> None:
         decide(dataclasses.replace(base, inquiry=Inquiry("rejected")), RULES).basis
         is Basis.DUTY_TO_INQUIRE
     )
-    # Not trained here: the foreign parent still means a license is needed.
+    # Not trained here: a domestic transfer to a recipient with a foreign parent still asks.
     assert (
         decide(dataclasses.replace(base, trained_on_operator_infrastructure=False), RULES).basis
-        is Basis.LICENSE_REQUIRED
+        is Basis.DUTY_TO_INQUIRE
     )
+    # A completed inquiry declaring only the United States: domestic, allowed.
     completed = dataclasses.replace(base, inquiry=Inquiry("completed", ("US",)))
-    assert decide(completed, RULES).basis is Basis.LICENSE_REQUIRED
+    decision = decide(completed, RULES)
+    assert (decision.verdict, decision.basis) == (Verdict.ALLOW, Basis.DOMESTIC_TRANSFER)
+    # Declaring a destination abroad: the ordinary export steps apply to it.
+    abroad = dataclasses.replace(base, inquiry=Inquiry("completed", ("US", "IN")))
+    assert decide(abroad, RULES).basis is Basis.LICENSE_REQUIRED
+    # Not domestic and not trained here: no inquiry is asked for.
+    export = dataclasses.replace(base, destination="IN", trained_on_operator_infrastructure=False)
+    assert decide(export, RULES).basis is Basis.LICENSE_REQUIRED
+
+
+def test_step11_domestic_transfer_before_and_after_a_completed_inquiry() -> None:
+    recipient = Recipient("Lumen US", "US", Party("Lumen Holdings", "IN"), id="lumen")
+    base = request(recipient=recipient, destination="PR")
+    assert decide(base, RULES).basis is Basis.DUTY_TO_INQUIRE
+    # An open inquiry declaring only US places does not satisfy the duty to inquire.
+    assert (
+        decide(dataclasses.replace(base, inquiry=Inquiry("open", ("GU",))), RULES).basis
+        is Basis.DUTY_TO_INQUIRE
+    )
+    done = dataclasses.replace(base, inquiry=Inquiry("completed", ("GU",)))
+    assert decide(done, RULES).basis is Basis.DOMESTIC_TRANSFER
+    # An allied recipient needs no inquiry for a domestic transfer.
+    allied = request(recipient=Recipient("Acme", "US", SELF), destination="US")
+    assert decide(allied, RULES).basis is Basis.DOMESTIC_TRANSFER
 
 
 def test_step10_allied_recipient_trained_here_needs_no_inquiry() -> None:

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from gate.core.embargoes import EmbargoRuleset
 from gate.core.values import Group
 from gate.errors import RulesetError
-from gate.rules.loader import default_ruleset_path, load_default_ruleset, load_ruleset
+from gate.rules.loader import (
+    default_ruleset_path,
+    load_any_ruleset,
+    load_default_ruleset,
+    load_ruleset,
+    load_ruleset_set,
+    shipped_ruleset_paths,
+)
 
 SHIPPED = default_ruleset_path().read_text()
+EMBARGOES_PATH = shipped_ruleset_paths()[1]
+EMBARGOES = EMBARGOES_PATH.read_text()
 
 
 def test_shipped_ruleset_matches_rules_md() -> None:
@@ -19,8 +30,13 @@ def test_shipped_ruleset_matches_rules_md() -> None:
     assert rules.id == "ai-diffusion-2025"
     assert rules.threshold_operations == 1e26
     assert len(rules.allied) == 19 and "US" in rules.allied and "TW" in rules.allied
-    assert len(rules.embargoed) == 25 and {"CN", "MO", "CY", "RU"} <= rules.embargoed
+    assert len(rules.embargoed) == 26 and {"CN", "MO", "CY", "RU", "HK"} <= rules.embargoed
+    assert rules.us_territories == {"PR", "GU", "VI", "AS", "MP", "UM"}
     assert rules.group_of("BR") is Group.OTHER
+    assert rules.group_of("HK") is Group.EMBARGOED
+    assert rules.group_of("PR") is Group.ALLIED and rules.is_domestic("PR")
+    assert rules.cite("domestic_transfer").startswith("15 CFR 772.1")
+    assert rules.files.safetensors_metadata_max_bytes == 65536
     assert rules.group_labels[Group.ALLIED].tier == "Tier 1"
     assert rules.group_labels[Group.EMBARGOED].article_group == "Group 2"
     assert rules.published_frontier_operations is None
@@ -98,3 +114,95 @@ def test_not_toml_and_missing_file(tmp_path: Path) -> None:
 
 def test_shipped_file_is_plain_toml() -> None:
     assert tomllib.loads(SHIPPED)["id"] == "ai-diffusion-2025"
+
+
+def test_shipped_embargo_ruleset_matches_rules_md() -> None:
+    rules = load_any_ruleset(EMBARGOES_PATH)
+    assert isinstance(rules, EmbargoRuleset)
+    assert rules.id == "ear-embargoes"
+    assert rules.embargoed == {
+        "CU",
+        "IR",
+        "KP",
+        "SY",
+        "UA-43",
+        "UA-40",
+        "UA-14",
+        "UA-09",
+        "RU",
+        "BY",
+    }
+    assert rules.block_published is False and rules.require_screening is False
+    assert rules.embargoed_place("UA-43") and rules.embargoed_place("IR-23")
+    assert not rules.embargoed_place("UA-30") and not rules.embargoed_place("CN")
+    assert len(rules.sources) >= 2 and str(rules.effective) == "2025-06-01"
+
+
+def test_shipped_rulesets_share_one_file_test() -> None:
+    # Both procedures' step "not parameters" must read the same lists, or the set would let a
+    # file through under one and not the other.
+    ai, embargoes = load_ruleset_set(None)
+    assert ai.files == embargoes.files
+
+
+def test_set_loader_default_order_and_duplicate_ids(tmp_path: Path) -> None:
+    assert load_ruleset_set(None).ids == ("ai-diffusion-2025", "ear-embargoes")
+    assert load_ruleset_set([EMBARGOES_PATH]).ids == ("ear-embargoes",)
+    copy = tmp_path / "copy.toml"
+    copy.write_text(SHIPPED)
+    with pytest.raises(RulesetError, match="also the id of"):
+        load_ruleset_set([default_ruleset_path(), copy])
+    # A 4E091-only entry point refuses an embargo ruleset rather than misreading it.
+    with pytest.raises(RulesetError, match="ear-embargoes"):
+        load_ruleset(EMBARGOES_PATH)
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "problem"),
+    [
+        (lambda s: s.replace('"UA-43", ', '"UA-99", '), "embargoed.places", "UA-99"),
+        (lambda s: s.replace('"CU", ', '"CU", "CU", '), "embargoed.places", "more than once"),
+        (
+            lambda s: s.replace("block_published = false", "block_published = 1"),
+            "block_published",
+            "",
+        ),
+        (
+            lambda s: s.replace("restricted_parties = ", "renamed = "),
+            "provisions",
+            "restricted_parties",
+        ),
+        (
+            lambda s: s.replace("[embargoed]", "[embargoed]\nextra = 1"),
+            "embargoed.extra",
+            "unknown key",
+        ),
+        (
+            lambda s: s.replace("max_non_parameter_bytes = 67108864", ""),
+            "parameter_files.max_non_parameter_bytes",
+            "missing",
+        ),
+        (
+            lambda s: s.replace('"89504e470d0a1a0a"', '"zz"'),
+            "parameter_files.not_parameters.images.signatures",
+            "hex",
+        ),
+    ],
+)
+def test_embargo_errors_name_file_key_and_problem(
+    tmp_path: Path, edit: Callable[[str], str], key: str, problem: str
+) -> None:
+    path = write(tmp_path, edit(EMBARGOES))
+    with pytest.raises(RulesetError) as caught:
+        load_any_ruleset(path)
+    err = caught.value
+    assert err.key.startswith(key), err
+    assert problem in err.problem, err
+
+
+def test_old_name_list_format_is_refused(tmp_path: Path) -> None:
+    # The old format listed parameter names with exceptions: open by default to unknown names.
+    old = SHIPPED.replace("[parameter_files]", '[parameter_files]\npatterns = ["*.bin"]')
+    with pytest.raises(RulesetError) as caught:
+        load_ruleset(write(tmp_path, old))
+    assert caught.value.key == "parameter_files.patterns"

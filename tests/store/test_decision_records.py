@@ -81,7 +81,7 @@ def test_allied_recipient_is_allowed_and_recorded_with_full_inputs(
     entry = _decide_and_record(store, ruleset, "acme")
     payload = entry.payload
     assert payload["decision"]["verdict"] == "allow"
-    assert payload["decision"]["basis"] == "license_exception_aia"
+    assert payload["decision"]["basis"] == "domestic_transfer"  # US to US: RULES.md step 11
     assert payload["allowed"] is True and payload["enforced"] is True
     assert payload["request"]["recipient"]["id"] == "acme"
     assert payload["meta"]["client_address"] == "127.0.0.1"

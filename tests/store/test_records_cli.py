@@ -140,9 +140,9 @@ def test_audit_verify_show_export_report_replay(
     code, out, _ = _run(capsys, "audit", "verify", "--json", *db)
     assert code == 0 and json.loads(out)["entries"] == 5
     code, out, _ = _run(capsys, "audit", "show", ids[0], "--json", *db)
-    assert code == 0 and json.loads(out)["payload"]["decision"]["basis"] == "license_exception_aia"
+    assert code == 0 and json.loads(out)["payload"]["decision"]["basis"] == "domestic_transfer"
     code, out, _ = _run(capsys, "audit", "show", ids[1], *db)
-    assert code == 0 and "license_exception_aia" in out
+    assert code == 0 and "domestic_transfer" in out
     code, out, _ = _run(capsys, "audit", "export", "--format", "csv", *db)
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [r["verdict"] for r in rows if r["kind"] == "decision"] == ["allow"] * 3
