@@ -334,3 +334,20 @@ def test_entries_left_without_a_checkpoint_for_too_long(make_store: object) -> N
     audit.append_now(store, "test", {"n": 2})
     result = audit.verify_chain(store)
     assert not result.ok and "a checkpoint is missing" in str(result.problem)
+
+
+def test_an_unwritable_witness_fails_the_append_closed(
+    make_store: object, signer: object, tmp_path: Path
+) -> None:
+    """A configured witness that cannot be written is a failed append (no transfer), not a
+    silently missing copy."""
+    from gate.errors import StoreError
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the witness directory should be")
+    factory = make_store  # type: ignore[assignment]
+    store: Store = factory(  # type: ignore[operator]
+        signer=signer, checkpoints=CheckpointPolicy(every=1, minutes=60, witness_dir=blocker)
+    )
+    with pytest.raises(StoreError, match="witness"):
+        audit.append_now(store, "test", {"n": 1})
