@@ -31,9 +31,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from huggingface_hub import hf_hub_download, set_client_factory
 from huggingface_hub.utils import _http
 from safetensors.numpy import save
+from weight_gate_hf import install, uninstall
 
 from gate.crypto.keys import Signer
-from plugins.hf_gate import install, uninstall
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test fixtures' gatekeeper and store layout

@@ -1,22 +1,106 @@
-"""The gate's settings: one pydantic-settings class read from `GATE_` environment variables.
+"""The gate's one configuration: every `GATE_*` setting, its default, and where values come from.
 
-Built once at an entry point (the CLI, the server) and passed down; nothing reads the environment
-at import time, so tests and replicas can run side by side with different settings.
+Every command reads the same sources, in this order (the first that sets a value wins):
+
+1. a command-line flag (`gate serve --port`, `--db`, ...);
+2. the `GATE_*` environment variable (`GATE_DATABASE_URL`, ...);
+3. the TOML file named by `gate --config FILE` or `GATE_CONFIG` (top-level keys, and a
+   `[serve]` table for the server's own keys; an unknown key is an error, since a misspelt
+   `database_url` would otherwise open another set of records);
+4. the default below.
+
+So `gate recipients add` and `gate serve` always open the same records. `gate config show`
+prints the effective values and the source of each (secrets masked). Settings are built at an
+entry point and passed down; nothing reads the environment at import time.
+
+`Settings` holds what every command uses; `ServeSettings` adds what only the server uses.
+Environment variables outside these classes: `GATE_CONFIG` (the file itself),
+`GATE_TEST_POSTGRES_URL` (the test suite), `GATE_PLUGIN_*` (the client plugin, its own package).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from gate.errors import InputError
+
+ENV_PREFIX = "GATE_"
+CONFIG_ENV = "GATE_CONFIG"
+OTHER_VARIABLES = ("GATE_CONFIG", "GATE_TEST_POSTGRES_URL")
+"""`GATE_*` names that are not settings fields but are still known (not typos)."""
+SERVE_TABLE = "serve"
+
+_config_flag: ContextVar[Path | None] = ContextVar("gate_config_flag", default=None)
+
+
+def use_config_file(path: Path | None) -> None:
+    """Record `gate --config FILE` for this command (it takes precedence over GATE_CONFIG)."""
+    _config_flag.set(path)
+
+
+def config_file(environ: Mapping[str, str] | None = None) -> tuple[Path | None, str]:
+    """The TOML file in use and what named it: ("flag" | "env" | "none")."""
+    flagged = _config_flag.get()
+    if flagged is not None:
+        return flagged, "flag"
+    text = (os.environ if environ is None else environ).get(CONFIG_ENV, "").strip()
+    return (Path(text), "env") if text else (None, "none")
+
+
+def read_config_file(path: Path, fields: Mapping[str, FieldInfo]) -> dict[str, Any]:
+    """The file's values for `fields`: top-level keys, then the `[serve]` table over them."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError("config", f"cannot read {path}: {exc.strerror}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError("config", f"{path}: not valid TOML ({exc})") from exc
+    serve = data.get(SERVE_TABLE, {})
+    if not isinstance(serve, dict):
+        raise InputError("config", f"{path}: [{SERVE_TABLE}] must be a table")
+    values = {k: v for k, v in data.items() if k != SERVE_TABLE}
+    values.update(serve)
+    known = set(ServeSettings.model_fields)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise InputError(
+            "config", f"{path}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(known))})"
+        )
+    return {k: v for k, v in values.items() if k in fields}
+
+
+class _ConfigFileSource(PydanticBaseSettingsSource):
+    """pydantic-settings source for the TOML file (below the environment, above defaults)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ reads the whole file at once
+
+    def __call__(self) -> dict[str, Any]:
+        path, _ = config_file()
+        if path is None:
+            return {}
+        return read_config_file(path, self.settings_cls.model_fields)
 
 
 class Settings(BaseSettings):
-    """Everything an operator configures through `GATE_*` variables (or a `.env` given by path)."""
+    """Everything every command uses; see the module docstring for where values come from."""
 
-    model_config = SettingsConfigDict(env_prefix="GATE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     data_dir: Path = Field(
         default=Path("./gate-data"), description="Where the default SQLite file and keys live."
@@ -65,6 +149,23 @@ class Settings(BaseSettings):
         default=24.0, gt=0, description="How long a receipt vouches for a download."
     )
 
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise _input_error(exc) from exc
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _ConfigFileSource(settings_cls))
+
     @property
     def effective_database_url(self) -> str:
         """The database URL to open: the configured one, or the SQLite file in `data_dir`."""
@@ -75,3 +176,105 @@ class Settings(BaseSettings):
     @property
     def effective_key_dir(self) -> Path:
         return self.key_dir if self.key_dir is not None else self.data_dir / "keys"
+
+
+class ServeSettings(Settings):
+    """`gate serve`'s settings: the shared ones plus where models come from and how to listen."""
+
+    store: Path | None = Field(default=None, description="HF-cache folder to serve (store mode).")
+    upstream: str | None = Field(default=None, description="Hub-compatible URL to proxy.")
+    upstream_token: SecretStr | None = Field(default=None, description="The gate's upstream token.")
+    host: str = Field(default="127.0.0.1", description="Address to listen on.")
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_level: str = Field(default="INFO", description="Log level of the JSON logs.")
+    tree_page_size: int = Field(default=1000, ge=1, description="Entries per /tree page.")
+    workers: int = Field(
+        default=1, ge=1, le=64, description="Server processes (each decides; records shared)."
+    )
+
+    def to_environment(self) -> dict[str, str]:
+        """These settings as `GATE_*` variables, so worker processes rebuild exactly them."""
+        out: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            listed = isinstance(value, list)
+            out[f"{ENV_PREFIX}{name.upper()}"] = (
+                json.dumps([str(v) for v in value]) if listed else str(value)
+            )
+        return out
+
+    def check_source(self) -> None:
+        if (self.store is None) == (self.upstream is None):
+            raise InputError("source", "give exactly one of --store DIR and --upstream URL")
+
+
+S = TypeVar("S", bound=Settings)
+
+
+def _input_error(exc: ValidationError) -> InputError:
+    first = exc.errors()[0]
+    name = ".".join(str(p) for p in first["loc"])
+    return InputError(
+        name, f"{first['msg']} (set by {ENV_PREFIX}{name.upper()}, the config file or a flag)"
+    )
+
+
+def load_settings(
+    cls: type[S],
+    *,
+    config: Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> S:
+    """Settings of class `cls` from flags, environment, the config file and defaults.
+
+    `config` is a command's own `--config` (it wins over `gate --config` and GATE_CONFIG);
+    `flags` are command-line values, None meaning "not given".
+    """
+    token = _config_flag.set(config) if config is not None else None
+    try:
+        return cls(**{k: v for k, v in (flags or {}).items() if v is not None})
+    finally:
+        if token is not None:
+            _config_flag.reset(token)
+
+
+def sources(
+    settings: Settings,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Where each field's effective value came from: flag, env, file or default."""
+    env = os.environ if environ is None else environ
+    cls = type(settings)
+    env_values = EnvSettingsSource(cls, case_sensitive=False, env_prefix=ENV_PREFIX)()
+    path, _ = config_file(env)
+    file_values = read_config_file(path, cls.model_fields) if path is not None else {}
+    given = {k for k, v in (flags or {}).items() if v is not None}
+    out: dict[str, str] = {}
+    for name in cls.model_fields:
+        if name in given:
+            out[name] = "flag"
+        elif name in env_values:
+            out[name] = "env"
+        elif name in file_values:
+            out[name] = "file"
+        else:
+            out[name] = "default"
+    return out
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """`GATE_*` variables that name no setting (typos): the gate ignores them."""
+    env = os.environ if environ is None else environ
+    known = {f"{ENV_PREFIX}{n.upper()}" for n in ServeSettings.model_fields}
+    return sorted(
+        k
+        for k in env
+        if k.upper().startswith(ENV_PREFIX)
+        and k.upper() not in known
+        and k.upper() not in OTHER_VARIABLES
+        and not k.upper().startswith("GATE_PLUGIN_")
+    )

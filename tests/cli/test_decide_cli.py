@@ -269,6 +269,7 @@ def test_rules_export_writes_the_shipped_files(
     assert run(["rules", "export", str(tmp_path), "--id", "nope"]) == 2
 
 
+@pytest.mark.slow
 def test_console_script_end_to_end() -> None:
     # The installed `gate` command, as a newcomer runs it.
     gate = Path(sys.executable).with_name("gate")

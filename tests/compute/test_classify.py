@@ -91,6 +91,7 @@ def test_remote_server_ignoring_range_is_not_downloaded() -> None:
     assert result.published is None  # no card, no license
 
 
+@pytest.mark.slow
 def test_remote_large_header_takes_a_second_read() -> None:
     tensors = {f"t{i:05d}.weight": ("F16", [2]) for i in range(2500)}  # header > 64 KiB
     prefix, size = header_only(tensors, DTYPE_BITS)

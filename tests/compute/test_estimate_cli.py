@@ -161,6 +161,7 @@ def test_declare_interactive(
     assert verified["declaration"]["declarer"] == {"name": "Ada", "organization": "Lab"}
 
 
+@pytest.mark.slow
 def test_gate_estimate_subprocess() -> None:
     done = subprocess.run(
         [sys.executable, "-c", "from gate.cli.main import main; main()", "estimate",

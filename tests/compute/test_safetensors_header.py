@@ -126,6 +126,7 @@ _entries = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     header=st.dictionaries(st.text(max_size=10), _entries | _json_values, max_size=5),
@@ -151,6 +152,7 @@ def test_fuzz_header_parser_never_crashes(
     assert all(a[1] == b[0] for a, b in itertools.pairwise(ends))
 
 
+@pytest.mark.slow
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None)
 @given(st.binary(max_size=300))
 def test_fuzz_random_bytes(data: bytes) -> None:
@@ -161,6 +163,7 @@ def test_fuzz_random_bytes(data: bytes) -> None:
 _VALID = tensors_bytes({"a": (3, 4), "b": (5,), "c": (2, 2, 2)})
 
 
+@pytest.mark.slow
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None)
 @given(
     edits=st.lists(

@@ -14,7 +14,7 @@ from gate.compute.torch_meter import TrainingMeter, count_parameters, forward_fl
 from gate.crypto.dsse import key_id  # noqa: E402
 from gate.errors import InputError  # noqa: E402
 
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch, pytest.mark.slow]
 
 VOCAB, WIDTH, HEADS, FF, SEQ = 1000, 64, 4, 256, 128
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -57,6 +58,7 @@ def verdict_of(row: Row) -> tuple[str, str]:
     return decision.verdict.value, decision.basis.value
 
 
+@pytest.mark.slow
 @settings(max_examples=600, deadline=None)
 @given(rows)
 def test_agrees_with_independent_reading_of_the_rules(row: Row) -> None:
@@ -85,6 +87,7 @@ UNKNOWN = {
 DENIALS = {"presumption_of_denial", "comprehensive_embargo", "restricted_party"}
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(rows, st.data())
 def test_filling_in_an_unknown_never_lifts_a_deny(row: Row, data: st.DataObject) -> None:
@@ -111,6 +114,7 @@ def test_filling_in_an_unknown_never_lifts_a_deny(row: Row, data: st.DataObject)
             assert licensed and verdict == "allow", (name, value, verdict, basis)
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(rows, st.sampled_from([(AI,), (EMBARGOES,), (EMBARGOES, AI)]))
 def test_adding_a_ruleset_never_turns_a_refusal_into_an_allow(
@@ -131,6 +135,7 @@ def test_adding_a_ruleset_never_turns_a_refusal_into_an_allow(
 PARTIES = ("hq", "parent", "dest")
 
 
+@pytest.mark.slow
 @settings(max_examples=600, deadline=None)
 @given(rows)
 def test_no_allow_rests_on_an_unknown_fact(row: Row) -> None:

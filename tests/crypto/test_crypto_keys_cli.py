@@ -81,6 +81,7 @@ def test_key_dir_from_settings(
     assert _json(capsys)["key_dir"] == str(tmp_path / "data" / "keys")
 
 
+@pytest.mark.slow
 def test_no_passphrase_and_no_terminal_is_a_clear_error(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "GATE_KEY_PASSPHRASE"}
     result = subprocess.run(

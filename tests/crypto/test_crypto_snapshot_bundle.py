@@ -152,6 +152,7 @@ def test_golden_bundle(signer: Signer) -> None:
     assert sha256_hex(encode_bundle(bundle)) == GOLDEN_BUNDLE_SHA256
 
 
+@pytest.mark.slow
 def test_stock_cli_verifies_a_folder_and_fails_after_one_byte_changes(
     tmp_path: Path, signer: Signer, public_pem: Path
 ) -> None:
@@ -171,6 +172,7 @@ def test_stock_cli_verifies_a_folder_and_fails_after_one_byte_changes(
     assert _mismatch_names(bad.stderr, "model.safetensors")
 
 
+@pytest.mark.slow
 def test_stock_cli_refuses_another_key_and_a_missing_file(
     tmp_path: Path, signer: Signer, other_key: ec.EllipticCurvePrivateKey
 ) -> None:
@@ -212,6 +214,7 @@ def _hf_cache_layout(tmp_path: Path, files: dict[str, bytes], sidecar: bytes) ->
     return snapshot
 
 
+@pytest.mark.slow
 def test_stock_cli_verifies_a_hugging_face_cache_snapshot_of_symlinks(
     tmp_path: Path, signer: Signer, public_pem: Path
 ) -> None:

@@ -19,13 +19,13 @@ from huggingface_hub import set_client_factory
 from huggingface_hub.utils import _http
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from weight_gate_hf import uninstall
 
 from gate.core.values import Decision, TransferRequest
 from gate.crypto.keys import Signer, jwk
 from gate.hub.local import LocalStore
 from gate.server.app import create_app
 from gate.service.gatekeeper import TransferContext
-from plugins.hf_gate import uninstall
 from tests.server.conftest import (
     Repos,
     ServerThread,

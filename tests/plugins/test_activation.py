@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,39 +10,29 @@ from cryptography.hazmat.primitives import serialization
 from huggingface_hub import constants, get_session
 from huggingface_hub.errors import OfflineModeIsEnabled
 from starlette.types import Receive, Scope, Send
+from weight_gate_hf import GateVerificationError, activate, install
+from weight_gate_hf.__main__ import PTH_LINE, PTH_NAME, disable_autoload, main
 
-from plugins.hf_gate import GateVerificationError, activate, install
-from plugins.hf_gate.__main__ import PTH_LINE, disable_autoload, enable_autoload, main
 from tests.plugins.conftest import ReceiptKeeper
+from tests.plugins.startup import autoload_python, run
 from tests.server.conftest import Repos, ServerThread
 
-ROOT = Path(__file__).resolve().parents[2]
 SHARD = "model-00001-of-00002.safetensors"
 
 CHILD = """
-import site, sys
-site.addsitedir(sys.argv[1])  # processes .pth files exactly as at start-up
+import sys
 from huggingface_hub import hf_hub_download
-from plugins.hf_gate import GateVerificationError
+from weight_gate_hf import GateVerificationError
 try:
-    print("OK", hf_hub_download("lab/frontier", sys.argv[2]))
+    print("OK", hf_hub_download("lab/frontier", sys.argv[1]))
 except GateVerificationError as exc:
-    print("REFUSED", exc)
-print("PLUGIN", "plugins.hf_gate.hook" in sys.modules)
+    print("REFUSED", type(exc).__name__, exc)
+print("PLUGIN", "weight_gate_hf.hook" in sys.modules)
 """
 
 
-def run_child(site_dir: Path, env: dict[str, str]) -> str:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("GATE_PLUGIN_", "HF_"))}
-    base["PYTHONPATH"] = str(ROOT)
-    result = subprocess.run(
-        [sys.executable, "-c", CHILD, str(site_dir), SHARD],
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-    )
+def run_child(python: Path, env: dict[str, str], path: str = SHARD) -> str:
+    result = run(python, CHILD, env, path)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -67,27 +54,28 @@ def env(gate: ServerThread, keeper: ReceiptKeeper, tmp_path: Path) -> dict[str, 
     }
 
 
+@pytest.mark.slow
 def test_environment_alone_activates(
     env: dict[str, str], keeper: ReceiptKeeper, repos: Repos, tmp_path: Path
 ) -> None:
-    site_dir = tmp_path / "site"
-    site_dir.mkdir()
-    pth = enable_autoload(site_dir)
+    python = autoload_python(tmp_path / "venv")
+    pth = next((tmp_path / "venv").rglob(PTH_NAME))
     assert pth.read_text() == PTH_LINE
-    out = run_child(site_dir, env)
+    out = run_child(python, env)
     assert "OK " in out and "PLUGIN True" in out
     assert list((tmp_path / "cache" / "gate-receipts").rglob("*.receipt.json"))
     keeper.receipts = False
     env["HF_HUB_CACHE"] = str(tmp_path / "cache2")
-    out = run_child(site_dir, env)
+    out = run_child(python, env)
     assert "REFUSED" in out and "no gate receipt" in out
-    # Without GATE_PLUGIN_ENDPOINT the .pth line imports nothing and the plugin stays off.
-    quiet = {k: v for k, v in env.items() if k != "GATE_PLUGIN_ENDPOINT"}
+    # Without any GATE_PLUGIN_* variable the .pth line imports nothing and the plugin stays off.
+    quiet = {k: v for k, v in env.items() if not k.startswith("GATE_PLUGIN_")}
     quiet["HF_ENDPOINT"] = env["GATE_PLUGIN_ENDPOINT"]
     quiet["HF_TOKEN"] = "tok-acme"
     quiet["HF_HUB_CACHE"] = str(tmp_path / "cache3")
-    out = run_child(site_dir, quiet)
+    out = run_child(python, quiet)
     assert "OK " in out and "PLUGIN False" in out
+    site_dir = pth.parent
     disable_autoload(site_dir)
     assert not pth.exists()
     assert main(["status", "--dir", str(site_dir)]) == 0

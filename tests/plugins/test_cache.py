@@ -7,10 +7,16 @@ from pathlib import Path
 
 import pytest
 from huggingface_hub import hf_hub_download
+from weight_gate_hf import (
+    GateVerificationError,
+    NotInCacheError,
+    install,
+    load_verified,
+    uninstall,
+    verify_cache,
+)
 
 from gate.crypto.keys import KeyRing
-from gate.errors import NotFoundError
-from plugins.hf_gate import GateVerificationError, install, load_verified, uninstall, verify_cache
 from tests.plugins.conftest import ReceiptKeeper
 from tests.server.conftest import Repos, ServerThread
 
@@ -140,5 +146,5 @@ def test_verify_without_the_plugin_installed(
     assert load_verified(path, trusted_keys=keys, recipient_id="r-acme")["b"].shape == (4,)
     with pytest.raises(GateVerificationError, match="expired"):
         load_verified(path, trusted_keys=keys, recipient_id="r-acme", now=later)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotInCacheError):
         verify_cache("lab/other", cache_dir=cache, trusted_keys=keys, recipient_id="r-acme")

@@ -15,10 +15,10 @@ from huggingface_hub import HfApi, hf_hub_download, snapshot_download
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
 from safetensors.numpy import save
 from starlette.types import Message, Receive, Scope, Send
+from weight_gate_hf import GateVerificationError, install, load_verified, uninstall, verify_cache
+from weight_gate_hf.receipt_store import RECEIPTS_DIR
 
 from gate.crypto.keys import Signer
-from plugins.hf_gate import GateVerificationError, install, load_verified, uninstall, verify_cache
-from plugins.hf_gate.receipt_store import RECEIPTS_DIR
 from tests.plugins.conftest import ReceiptKeeper, cached_files, new_signer
 from tests.server.conftest import Repos, ServerThread
 
@@ -205,6 +205,7 @@ def test_body_changed_in_transit(
         refused(server, cache, "sha256", "tampered")
 
 
+@pytest.mark.slow
 def test_stored_blob_changed_on_the_gate(plugged: ServerThread, repos: Repos, cache: Path) -> None:
     """One byte changed in the gate's stored blob: nothing reaches the client's cache."""
     data = repos.files["lab/frontier"][SHARD]
@@ -250,6 +251,7 @@ def test_uninstall_restores_the_plain_client(
     assert Path(got).is_file()
 
 
+@pytest.mark.slow
 def test_resumed_download_is_hashed_across_the_cut(
     repos: Repos, keeper: ReceiptKeeper, signer: Signer, cache: Path
 ) -> None:

@@ -47,6 +47,7 @@ def weights(repos: Repos) -> bytes:
     return repos.files["lab/frontier"][NAME]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("path", "status"),
     [
@@ -115,6 +116,7 @@ def test_raw_dot_segments(gate: ServerThread, weights: bytes) -> None:
         assert weights[_window(weights) :][:64] not in raw
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "template",
     [

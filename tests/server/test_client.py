@@ -171,6 +171,7 @@ def test_shadow_mode_passes_with_warning(
     assert keeper.decisions[-1][2].verdict.value == "deny"
 
 
+@pytest.mark.slow
 def test_hf_cli_download(gate: ServerThread, repos: Repos, tmp_path: Path) -> None:
     env = {**os.environ, "HF_ENDPOINT": gate.url, "HF_TOKEN": "tok-acme", "HF_HOME": str(tmp_path)}
     hf = Path(sys.executable).parent / "hf"

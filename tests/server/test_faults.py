@@ -92,6 +92,7 @@ class DyingStore(LocalStore):
             raise UpstreamError("died mid-stream")
 
 
+@pytest.mark.slow
 def test_upstream_dies_mid_stream(repos: Repos, keeper: StoreKeeper, tmp_path: Path) -> None:
     data = bytes(range(256)) * 4096 * 4  # 4 MiB
     add_repo(repos.root, "open/big", {"weights.bin": data})

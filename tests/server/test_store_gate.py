@@ -75,6 +75,7 @@ def running(tmp_path: Path, database_url: str) -> Iterator[Running]:
     yield from start(tmp_path, database_url)
 
 
+@pytest.mark.slow
 def test_the_demo_table_comes_out_as_designed(running: Running, tmp_path: Path) -> None:
     rows = download_all(running.world, running.gate, running.url, tmp_path / "dl")
     names = {r.name: r.key for r in RECIPIENTS}
@@ -229,6 +230,7 @@ def test_shadow_mode_passes_and_records_what_it_would_block(
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_records_gone_means_no_bytes(tmp_path: Path, pg_schema_url: str) -> None:
     from sqlalchemy import create_engine, text
 
@@ -255,6 +257,7 @@ def test_receipt_header_is_base64url_json(running: Running) -> None:
     assert decoded["payloadType"] == "application/vnd.in-toto+json"
 
 
+@pytest.mark.slow
 def test_snapshot_verifies_with_the_stock_model_signing_tool(
     running: Running, tmp_path: Path
 ) -> None:

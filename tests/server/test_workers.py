@@ -24,6 +24,8 @@ from gate.store.verify import verify_chain
 from gate.wiring import open_records
 from tests.server.conftest import model_signing_verify
 
+pytestmark = pytest.mark.slow
+
 FRONTIER = "acme/frontier-x"
 
 

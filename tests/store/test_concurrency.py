@@ -21,6 +21,8 @@ from gate.errors import StoreError
 from gate.store import audit
 from gate.store.db import CheckpointPolicy, Store, open_store
 
+pytestmark = pytest.mark.slow
+
 WRITER = str(Path(__file__).with_name("writer_proc.py"))
 
 

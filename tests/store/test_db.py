@@ -8,6 +8,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
+from gate.errors import InputError
 from gate.settings import Settings
 from gate.store import db
 from gate.store.db import Store, open_store
@@ -55,5 +56,5 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert settings.effective_database_url == "postgresql+psycopg://u@h/db"
     assert "pw" not in repr(settings)
     monkeypatch.setenv("GATE_MODE", "lenient")
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="GATE_MODE"):
         Settings()

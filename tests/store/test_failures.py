@@ -76,6 +76,7 @@ def forwarded_pg(pg_schema_url: str) -> Iterator[tuple[str, Forwarder]]:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_database_gone_mid_run_fails_the_decision_path(
     forwarded_pg: tuple[str, Forwarder],
 ) -> None:

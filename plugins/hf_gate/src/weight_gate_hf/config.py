@@ -23,10 +23,8 @@ import httpx2
 from cryptography.hazmat.primitives.asymmetric import ec
 from huggingface_hub import is_offline_mode
 
-from gate.crypto.dsse import key_id, require_p256
-from gate.crypto.keys import load_public_keys, public_keys_from_jwks
-from gate.errors import GateError
-from plugins.hf_gate.errors import GateVerificationError
+from weight_gate_hf.errors import GateSettingsError, GateVerificationError
+from weight_gate_hf.receipts import key_id, keys_from_jwks, load_pem_keys, require_p256
 
 JWKS_PATH = "/.well-known/gate-keys.json"
 WHOAMI_PATH = "/api/whoami-v2"
@@ -50,7 +48,7 @@ def _pem_paths(spec: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) 
         # rotated-in key can be added by dropping a file next to the old ones.
         paths.extend(sorted(path.glob("*.pem")) if path.is_dir() else [path])
     if not paths:
-        raise GateVerificationError("trusted_keys: no PEM public key files given")
+        raise GateSettingsError("trusted_keys: no PEM public key files given")
     return paths
 
 
@@ -60,18 +58,26 @@ def static_keys(spec: KeySpec) -> dict[str, ec.EllipticCurvePublicKey] | None:
         return None
     if isinstance(spec, Mapping):
         keys: dict[str, ec.EllipticCurvePublicKey] = {}
-        for kid, key in spec.items():
-            # A mapping whose ids do not match its keys would let one key vouch under another's id.
-            if key_id(require_p256(key, f"trusted key {kid}")) != kid:
-                raise GateVerificationError(f"trusted_keys: {kid!r} is not the id of its key")
-            keys[kid] = key
+        try:
+            for kid, key in spec.items():
+                # A mapping whose ids do not match its keys would let one key vouch under
+                # another's id.
+                if key_id(require_p256(key, f"trusted key {kid}")) != kid:
+                    raise GateSettingsError(f"trusted_keys: {kid!r} is not the id of its key")
+                keys[kid] = key
+        except GateSettingsError:
+            raise
+        except GateVerificationError as exc:
+            raise GateSettingsError(f"trusted_keys: {exc}") from exc
         if not keys:
-            raise GateVerificationError("trusted_keys: empty key mapping")
+            raise GateSettingsError("trusted_keys: empty key mapping")
         return keys
     try:
-        return load_public_keys(_pem_paths(spec))
-    except GateError as exc:
-        raise GateVerificationError(f"trusted_keys: {exc}") from exc
+        return load_pem_keys(_pem_paths(spec))
+    except GateSettingsError:
+        raise
+    except GateVerificationError as exc:
+        raise GateSettingsError(f"trusted_keys: {exc}") from exc
 
 
 def _fetch_json(url: str, token: str | None) -> Any:
@@ -113,9 +119,12 @@ class PluginConfig:
 
     def __post_init__(self) -> None:
         self.endpoint = self.endpoint.rstrip("/")
-        url = httpx2.URL(self.endpoint)
-        if url.scheme not in ("http", "https") or not url.host:
-            raise GateVerificationError(f"endpoint: expected an http(s) URL, got {self.endpoint!r}")
+        try:
+            url = httpx2.URL(self.endpoint)
+        except httpx2.InvalidURL as exc:
+            raise GateSettingsError(f"endpoint: {self.endpoint!r} is not a URL ({exc})") from exc
+        if url.scheme not in ("http", "https") or not url.host or " " in self.endpoint:
+            raise GateSettingsError(f"endpoint: expected an http(s) URL, got {self.endpoint!r}")
         # Resolve pinned keys now so a bad PEM path fails at install, not at the first download.
         self._keys = static_keys(self.trusted_keys)
         self._recipient_id = self.recipient_id_pinned
@@ -135,8 +144,8 @@ class PluginConfig:
             if self._keys is None:
                 document = _fetch_json(self.endpoint + JWKS_PATH, None)
                 try:
-                    self._keys = public_keys_from_jwks(document)
-                except GateError as exc:
+                    self._keys = keys_from_jwks(document)
+                except GateVerificationError as exc:
                     raise GateVerificationError(f"{self.endpoint}{JWKS_PATH}: {exc}") from exc
                 if not self._keys:
                     raise GateVerificationError(f"{self.endpoint}{JWKS_PATH}: no keys")

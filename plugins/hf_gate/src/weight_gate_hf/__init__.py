@@ -1,12 +1,12 @@
 """Weight Gate plugin for `huggingface_hub`: receipts checked, bytes hashed, cache re-verified.
 
-    from plugins.hf_gate import install, verify_cache, load_verified
+    from weight_gate_hf import install, verify_cache, load_verified
     install("https://gate.example", token="...", trusted_keys=["gate-key.pem"])
 
-See docs/plugin.md. Importable on its own: it uses `gate.crypto`, `gate.core` and the shipped
-ruleset's file patterns, never the gate's server, store or web framework.
+See docs/plugin.md. Its own distribution (`weight-gate-hf`): it depends on `huggingface_hub`
+and `cryptography` only, never on the gate itself.
 
-Names are imported on first use, so `plugins.hf_gate.autoload` (run at interpreter start-up by
+Names are imported on first use, so `weight_gate_hf.autoload` (run at interpreter start-up by
 the optional `.pth` file) can set `HF_ENDPOINT` before anything imports `huggingface_hub`.
 """
 
@@ -16,10 +16,10 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from plugins.hf_gate.cache import CacheReport, load_verified, verify_cache
-    from plugins.hf_gate.config import PluginConfig
-    from plugins.hf_gate.errors import GateVerificationError
-    from plugins.hf_gate.hook import activate, active, install, uninstall
+    from weight_gate_hf.cache import CacheReport, load_verified, verify_cache
+    from weight_gate_hf.config import PluginConfig
+    from weight_gate_hf.errors import GateSettingsError, GateVerificationError, NotInCacheError
+    from weight_gate_hf.hook import activate, active, install, uninstall
 
 _WHERE = {
     "CacheReport": "cache",
@@ -27,15 +27,21 @@ _WHERE = {
     "verify_cache": "cache",
     "PluginConfig": "config",
     "GateVerificationError": "errors",
+    "GateSettingsError": "errors",
+    "NotInCacheError": "errors",
     "activate": "hook",
     "active": "hook",
     "install": "hook",
     "uninstall": "hook",
 }
 
+__version__ = "0.1.0"
+
 __all__ = [
     "CacheReport",
+    "GateSettingsError",
     "GateVerificationError",
+    "NotInCacheError",
     "PluginConfig",
     "activate",
     "active",
@@ -50,4 +56,4 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"plugins.hf_gate.{module}"), name)
+    return getattr(import_module(f"weight_gate_hf.{module}"), name)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from plugins.hf_gate.errors import GateVerificationError
+from weight_gate_hf.errors import GateVerificationError
 
 _REPO_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TYPE_PREFIXES = {"datasets": "dataset", "spaces": "space"}

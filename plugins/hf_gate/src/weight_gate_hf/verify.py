@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from gate.crypto.receipts import ReceiptClaims, claims_from_statement, verify_receipt
-from gate.errors import GateError
-from plugins.hf_gate.errors import GateVerificationError
-
-
-def unverified_claims(envelope: Mapping[str, Any]) -> ReceiptClaims:
-    """What the receipt claims, BEFORE its signature is checked.
-
-    Only used to pick the time or the expected digest to verify against; every value that
-    matters is then compared with the claims `verify_receipt` returns, which are signed.
-    """
-    try:
-        payload = base64.b64decode(str(envelope.get("payload", "")), validate=True)
-        statement = json.loads(payload)
-    except (binascii.Error, ValueError) as exc:
-        raise GateVerificationError("malformed receipt: payload is not base64 JSON") from exc
-    if not isinstance(statement, dict):
-        raise GateVerificationError("malformed receipt: payload is not a JSON object")
-    try:
-        return claims_from_statement(statement)
-    except GateError as exc:
-        raise GateVerificationError(str(exc)) from exc
+from weight_gate_hf.errors import GateVerificationError
+from weight_gate_hf.receipts import ReceiptClaims, unverified_claims, verify_receipt
 
 
 def check_receipt(
@@ -67,5 +44,5 @@ def check_receipt(
             recipient_id=recipient_id,
             now=now if now is not None else claimed.issued_at,
         )
-    except GateError as exc:
+    except GateVerificationError as exc:
         raise GateVerificationError(f"{where}: receipt rejected: {exc}") from exc

@@ -22,13 +22,13 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from gate.errors import NotFoundError
-from plugins.hf_gate.config import KeySpec, PluginConfig, static_keys
-from plugins.hf_gate.errors import GateVerificationError
-from plugins.hf_gate.hook import _default_is_parameters, active
-from plugins.hf_gate.receipt_store import load_receipt, receipt_path
-from plugins.hf_gate.urls import COMMIT_RE, repo_folder_name, repo_id_from_folder
-from plugins.hf_gate.verify import check_receipt
+from weight_gate_hf.config import KeySpec, PluginConfig, static_keys
+from weight_gate_hf.errors import GateVerificationError, NotInCacheError
+from weight_gate_hf.files import parameter_test
+from weight_gate_hf.hook import active
+from weight_gate_hf.receipt_store import load_receipt, receipt_path
+from weight_gate_hf.urls import COMMIT_RE, repo_folder_name, repo_id_from_folder
+from weight_gate_hf.verify import check_receipt
 
 _CHUNK = 4 * 1024 * 1024
 
@@ -87,7 +87,7 @@ def _checker(
         recipient_id=recipient_id,
         cache_dir=where,
         require_receipts=config.require_receipts if config is not None else True,
-        is_parameters=config.is_parameters if config is not None else _default_is_parameters(),
+        is_parameters=config.is_parameters if config is not None else parameter_test(),
     )
 
 
@@ -153,12 +153,12 @@ def verify_cache(
         try:
             commit = (storage / "refs" / revision).read_text().strip()
         except OSError as exc:
-            raise NotFoundError(
+            raise NotInCacheError(
                 f"{repo_id}@{revision} is not in the cache {checker.cache_dir}"
             ) from exc
     snapshot = storage / "snapshots" / commit
     if not snapshot.is_dir():
-        raise NotFoundError(f"{repo_id}@{commit} is not in the cache {checker.cache_dir}")
+        raise NotInCacheError(f"{repo_id}@{commit} is not in the cache {checker.cache_dir}")
     verified: list[str] = []
     unreceipted: list[str] = []
     problems: list[str] = []
@@ -223,12 +223,17 @@ def load_verified(
         raise GateVerificationError(
             f"{repo_id}@{commit[:12]} {rel}: no gate receipt for this file; not loaded"
         )
-    if framework == "numpy":
-        from safetensors.numpy import load as load_numpy
+    if framework not in ("numpy", "pt"):
+        raise GateVerificationError(f"framework: expected numpy or pt, got {framework!r}")
+    try:
+        if framework == "numpy":
+            from safetensors.numpy import load as load_numpy
 
-        return dict(load_numpy(data))
-    if framework == "pt":
+            return dict(load_numpy(data))
         from safetensors.torch import load as load_torch
 
         return dict(load_torch(data))
-    raise GateVerificationError(f"framework: expected numpy or pt, got {framework!r}")
+    except ImportError as exc:
+        raise GateVerificationError(
+            f"load_verified needs safetensors (pip install 'weight-gate-hf[load]'): {exc}"
+        ) from exc

@@ -1,6 +1,6 @@
 """The httpx2 transport that checks receipts and hashes parameter files while they stream.
 
-It sits under the `huggingface_hub` client (see `plugins.hf_gate.hook`) and sees every request:
+It sits under the `huggingface_hub` client (see `weight_gate_hf.hook`) and sees every request:
 
 - requests to the gate's origin get the recipient's bearer token (never other hosts: a redirect
   to a CDN must not carry the gate credential);
@@ -38,13 +38,12 @@ from typing import Any
 
 import httpx2
 
-from gate.crypto.receipts import RECEIPT_HEADER, ReceiptClaims, decode_receipt_header
-from gate.errors import GateError
-from plugins.hf_gate.config import PluginConfig
-from plugins.hf_gate.errors import GateVerificationError
-from plugins.hf_gate.receipt_store import receipt_path, save_receipt
-from plugins.hf_gate.urls import COMMIT_RE, FileRef, parse_resolve_path, repo_folder_name
-from plugins.hf_gate.verify import check_receipt
+from weight_gate_hf.config import PluginConfig
+from weight_gate_hf.errors import GateVerificationError
+from weight_gate_hf.receipt_store import receipt_path, save_receipt
+from weight_gate_hf.receipts import RECEIPT_HEADER, ReceiptClaims, decode_receipt_header
+from weight_gate_hf.urls import COMMIT_RE, FileRef, parse_resolve_path, repo_folder_name
+from weight_gate_hf.verify import check_receipt
 
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -178,7 +177,7 @@ class GateTransport(httpx2.BaseTransport):
             raise GateVerificationError(f"{label}: served commit {commit}, asked {ref.revision}")
         try:
             envelope = decode_receipt_header(header)
-        except GateError as exc:
+        except GateVerificationError as exc:
             raise GateVerificationError(f"{label}: {exc}") from exc
         claims = _check_claims(self.config, envelope, label, ref, commit)
         key: _Key = (ref.repo_type, ref.repo_id, ref.revision, ref.path)

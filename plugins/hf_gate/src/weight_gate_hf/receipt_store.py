@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gate.crypto.receipts import format_time
-from plugins.hf_gate.errors import GateVerificationError
-from plugins.hf_gate.urls import COMMIT_RE, check_file_path, repo_folder_name
+from weight_gate_hf.errors import GateVerificationError
+from weight_gate_hf.receipts import format_time
+from weight_gate_hf.urls import COMMIT_RE, check_file_path, repo_folder_name
 
 RECEIPTS_DIR = "gate-receipts"
 SUFFIX = ".receipt.json"
