@@ -39,7 +39,7 @@ def _source_check(repo: str) -> tuple[str | None, str | None]:
     from gate.hub.local import LocalStore
     from gate.hub.source import RepoNotFound, RevisionNotFound
     from gate.hub.upstream import UpstreamSource
-    from gate.server.settings import ServeSettings
+    from gate.settings import ServeSettings
 
     settings = ServeSettings()
     if settings.store is None and settings.upstream is None:
