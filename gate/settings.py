@@ -148,6 +148,19 @@ class Settings(BaseSettings):
     receipt_ttl_hours: float = Field(
         default=24.0, gt=0, description="How long a receipt vouches for a download."
     )
+    publication_sources: list[str] = Field(
+        default_factory=list,
+        description="Hub URLs whose API the gate trusts to say a repository is public, ungated "
+        "and openly licensed at a commit (GATE_PUBLICATION_SOURCES as a JSON list, e.g. "
+        '["https://huggingface.co"]). None: publication comes only from the operator\'s records.',
+    )
+    publication_max_age_hours: float = Field(
+        default=24.0, gt=0, description="Ask a publication source again after this many hours."
+    )
+    known_models: Path | None = Field(
+        default=None,
+        description="Table of known models' training compute (TOML); default: the shipped one.",
+    )
 
     def __init__(self, **values: Any) -> None:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from gate.core.ruleset import Ruleset
 from gate.crypto.keys import load_public_keys
 from gate.errors import InputError, SignatureError
 from gate.rules.loader import resolve_ruleset
+from gate.service.build import known_models
 from gate.service.classifying import classify_target
 
 PRECISIONS = ("bf16", "fp16", "fp8", "fp32", "tf32", "int8", "fp4")
@@ -111,6 +113,11 @@ def _classify(
     inputs: TrainingInputs,
     keys: list[Path],
 ) -> Classification:
+    """Through the one pipeline, with the settings the server reads (GATE_*): trusted declarer
+    keys, the known-models table, the publication sources."""
+    from gate.settings import Settings
+
+    settings = Settings()
     return classify_target(
         source,
         rules,
@@ -119,6 +126,9 @@ def _classify(
         revision=revision,
         token=token,
         inputs=inputs,
+        known=known_models(settings),
+        publication_sources=settings.publication_sources,
+        publication_max_age=timedelta(hours=settings.publication_max_age_hours),
     )
 
 

@@ -8,7 +8,7 @@ config, the base model's interval (lineage) and the ruleset's largest plausible 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gate.compute.accelerators import find_accelerator
@@ -17,6 +17,7 @@ from gate.compute.counting import counting_estimate, encoder_decoder_estimate, u
 from gate.compute.declaration import VerifiedDeclaration, declaration_estimate
 from gate.compute.estimate import Estimate
 from gate.compute.hardware import chip_seconds, hardware_estimate
+from gate.compute.lineage import named_bases
 from gate.compute.model_card import HardwareClaim, ModelCard
 from gate.compute.params import ParameterCount
 from gate.core.ruleset import Ruleset
@@ -40,15 +41,22 @@ class TrainingInputs:
     utilization: float | None = None
     declaration: VerifiedDeclaration | None = None
     recorded: ComputeInterval | None = None
-    base_compute: ComputeInterval | None = None
+    bases: Mapping[str, ComputeInterval | None] = field(default_factory=dict)
+    """What the gate learned of named bases' compute (`gate.compute.lineage.resolve_bases`):
+    name -> interval, None when unknown. A named base missing here is unknown too."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name in self.__slots__:
             value = getattr(self, name)
-            if value is None or name in ("declaration", "recorded", "base_compute"):
+            if value is None or name in ("declaration", "recorded", "bases"):
                 continue
             out[name] = value
+        if self.bases:
+            out["bases"] = {
+                name: None if found is None else {"low": found.low, "high": found.high}
+                for name, found in self.bases.items()
+            }
         if self.declaration is not None:
             out["declaration"] = {
                 "repo": self.declaration.declaration.model.repo,
@@ -129,6 +137,17 @@ def assess(
     elif total is None and decl is not None and decl.parameters is not None:
         total = decl.parameters.total
         active = decl.parameters.active if decl.parameters.active is not None else total
+    elif (
+        inputs.declaration is not None
+        and inputs.declaration.verified
+        and decl is not None
+        and decl.parameters is not None
+        and decl.parameters.active is not None
+        and total is not None
+    ):
+        # Experts are counted all active unless a trusted declaration says how many are: a
+        # signed statement for these weights, unlike the config's experts-per-token.
+        active = min(decl.parameters.active, total)
 
     if inputs.recorded is not None:
         estimates.append(_interval_estimate(inputs.recorded, "recorded", "recorded classification"))
@@ -191,24 +210,36 @@ def assess(
             )
         )
 
-    base_name: str | None = None
-    if decl is not None and decl.base_model is not None:
-        base_name = decl.base_model.repo
-    elif card is not None and card.base_models:
-        base_name = card.base_models[0]
-    base = None
-    if inputs.base_compute is not None:
-        base = _interval_estimate(
-            inputs.base_compute, "lineage", f"base model {base_name or ''}".strip()
+    names = named_bases(
+        decl.base_model.repo if decl is not None and decl.base_model is not None else None,
+        card.base_models if card is not None else (),
+    )
+    known = {name.casefold(): found for name, found in inputs.bases.items()}
+    bases: list[tuple[str, Estimate | None]] = []
+    for name in names:
+        found = known.get(name.casefold())
+        bases.append(
+            (
+                name,
+                None
+                if found is None
+                else _interval_estimate(found, "lineage", _base_evidence(name, found)),
+            )
         )
     combined = combine(
         estimates,
         disagreement_factor=ruleset.compute.disagreement_factor,
         implausibly_low_factor=ruleset.compute.implausibly_low_factor,
-        base=base,
-        base_model=base_name,
+        bases=bases,
     )
+    base_name = ", ".join(names) if names else None
     return Assessment(combined, total, active, base_name, tuple(warnings) + combined.warnings)
+
+
+def _base_evidence(name: str, found: ComputeInterval) -> str:
+    """Where a base's operations came from, for the record (the table row and its source...)."""
+    where = "; ".join(found.evidence) or found.method
+    return f"base {name}: {where}"
 
 
 def settle_hint(assessment: Assessment, position: str, threshold: float) -> str | None:

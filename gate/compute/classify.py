@@ -16,7 +16,7 @@ from gate.compute.combine import position
 from gate.compute.estimate import Estimate
 from gate.compute.model_card import ModelCard, parse_model_card
 from gate.compute.params import ParameterCount, count_from_config, count_from_headers
-from gate.compute.publication import PublicationOverride, publication_status
+from gate.compute.publication import PublicationOverride, hub_licenses, publication_status
 from gate.compute.safetensors_header import SafetensorsHeader, parse_header
 from gate.core.ruleset import Ruleset
 from gate.core.values import ComputeInterval, ModelFacts
@@ -145,7 +145,7 @@ def classify_from_parts(
     private = info.get("private")
     publication = publication_status(
         ruleset,
-        licenses=card.licenses if card else _info_licenses(info),
+        licenses=card.licenses if card else hub_licenses(info),
         private=private if isinstance(private, bool) else None,
         gated=info.get("gated"),
         card_gated=card.gated if card else None,
@@ -177,13 +177,6 @@ def classify_from_parts(
 
 def _int(value: float | None) -> int | None:
     return None if value is None else round(value)
-
-
-def _info_licenses(info: Mapping[str, Any]) -> tuple[str, ...]:
-    card_data = info.get("cardData")
-    if isinstance(card_data, Mapping) and isinstance(card_data.get("license"), str):
-        return (card_data["license"],)
-    return ()
 
 
 def to_model_facts(

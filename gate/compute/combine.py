@@ -13,10 +13,15 @@
    hardware; a declaration from an untrusted key) that wins may raise the low end but not set
    the high end: only the upper bound can then, or an unsigned claim could clear a model whose
    size says it may be controlled.
-3. Lineage: the base model's operations are added, end by end. A base whose operations are
-   unknown leaves the high end unknown.
-4. The upper bound (6 x active parameters x largest plausible tokens) caps the high end; alone it
-   gives an interval with a known high end and an unknown low end.
+3. The upper bound (6 x active parameters x largest plausible tokens) caps the high end of this
+   model's own training; alone it gives an interval with a known high end and an unknown low
+   end. It does not cap an authoritative figure (which may include the lineage).
+4. Lineage, after the bound: every named base's operations are added, end by end (its low end
+   raises the low end even when this model's own is unknown). A base whose operations are
+   unknown leaves the high end unknown: the bound of this model's own size says nothing about
+   a base it was pruned or distilled from. Only a recorded classification (all bases) or a
+   trusted declaration (the base it names with its operations) already includes a base; an
+   unsigned figure never does.
 """
 
 from __future__ import annotations
@@ -65,15 +70,40 @@ def _max(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else max(a, b)
 
 
+def _named(bases: Sequence[tuple[str, Estimate | None]]) -> list[tuple[str, Estimate | None]]:
+    """Every named base once (names compare case-insensitively), with its estimate if known."""
+    found: dict[str, tuple[str, Estimate | None]] = {}
+    for name, estimate in bases:
+        key = name.casefold()
+        known = found.get(key)
+        if known is None or (known[1] is None and estimate is not None):
+            found[key] = (name, estimate)
+    return list(found.values())
+
+
+def _covered(winner: Estimate | None) -> tuple[bool, str | None]:
+    """(covers every base, the one base it covers): a recorded classification is the operator's
+    figure for the whole model; a trusted declaration covers the base it names with its
+    operations. Unsigned figures cover nothing: they cannot take a base's operations away."""
+    if winner is None:
+        return False, None
+    if winner.method == "recorded":
+        return True, None
+    if winner.method == "declaration" and winner.inputs.get("includes_base"):
+        repo = winner.inputs.get("base_repo")
+        return False, repo.casefold() if isinstance(repo, str) else None
+    return False, None
+
+
 def combine(
     estimates: Sequence[Estimate],
     *,
     disagreement_factor: float,
     implausibly_low_factor: float,
-    base: Estimate | None = None,
-    base_model: str | None = None,
+    bases: Sequence[tuple[str, Estimate | None]] = (),
 ) -> Combined:
-    """Combine per the module rule. `base_model` named without `base` means its ops are unknown."""
+    """Combine per the module rule. `bases` names every base model with its estimate, None when
+    its operations are unknown."""
     ranked = sorted(
         (e for e in estimates if e.method != BOUND),
         key=lambda e: (AUTHORITATIVE + ESTIMATES).index(e.method),
@@ -118,24 +148,14 @@ def combine(
                 if winner.method not in AUTHORITATIVE:
                     low = _min(low, other.low) if low is not None else None
                     high = _max(high, other.high)
-    includes_base = bool(winner is not None and winner.inputs.get("includes_base"))
-    if winner is not None and not includes_base and (base is not None or base_model):
-        if base is not None:
-            used.append(base)
-            low, central, high = (
-                _add(low, base.low),
-                _add(central, base.central),
-                _add(high, base.high),
-            )
-            method = f"{method}+lineage"
-        else:
-            warnings.append(
-                f"trained from {base_model}, whose training operations are unknown: the high end "
-                "is unknown unless the upper bound applies"
-            )
-            central, high = None, None
+    # The bound is 6 x this model's own active parameters x the most tokens any run used: it
+    # bounds this model's own training, not its base's (a small model pruned or distilled from
+    # a large one carries the large one's operations), and not an authoritative figure.
+    authoritative = winner is not None and winner.method in AUTHORITATIVE
     for bound in bounds:
         used.append(bound)
+        if authoritative:
+            continue
         if low is not None and bound.high is not None and low > bound.high:
             warnings.append(
                 f"estimate low end {format_ops(low)} exceeds the upper bound "
@@ -148,6 +168,24 @@ def combine(
             method = BOUND if winner is None else f"{method}, capped by {BOUND}"
         if central is not None and high is not None and central > high:
             central = high
+    covers_all, covered = _covered(winner)
+    if not covers_all:
+        for name, estimate in _named(bases):
+            if covered is not None and name.casefold() == covered:
+                continue
+            if estimate is None:
+                warnings.append(
+                    f"trained from {name}, whose training operations are unknown to the gate: "
+                    "the high end is unknown"
+                )
+                central, high = None, None
+                method = f"{method}+lineage (base unknown)"
+                continue
+            used.append(estimate)
+            low = (low or 0.0) + estimate.low if estimate.low is not None else low
+            central = _add(central, estimate.central)
+            high = _add(high, estimate.high)
+            method = f"{method}+lineage"
     interval = ComputeInterval(
         low=low,
         high=high,

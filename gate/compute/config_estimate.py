@@ -2,7 +2,15 @@
 
 Formulas count every weight matrix, bias and norm the Hugging Face implementation creates, so the
 results match the checkpoints' own counts closely (tests compare with published totals). Unknown
-architectures with the usual decoder fields fall back to the Llama formula, with a warning.
+architectures with the usual decoder fields fall back to the Llama formula, with a warning, and
+never undercount: they read the common expert keys (`num_local_experts`, `num_experts`,
+`n_routed_experts`, `moe_intermediate_size`...) and count the routed experts on top of a dense
+MLP in every layer. A non-gated MLP (Nemotron: up and down projections, no gate) is counted with
+two matrices, a gated one (SwiGLU) with three.
+
+A config is the uploader's claim: `active` is therefore the total whenever experts are counted
+(every expert active, RULES.md), and what the config's experts-per-token would make active is
+kept as `claimed_active`, shown but never relied on.
 """
 
 from __future__ import annotations
@@ -11,7 +19,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gate.compute.moe import config_moe, text_config
+from gate.compute.moe import (
+    EXPERT_WIDTH_FIELDS,
+    SHARED_WIDTH_FIELDS,
+    config_moe,
+    positive_int,
+    text_config,
+)
 from gate.errors import MetadataError
 
 LLAMA_LIKE = {
@@ -27,6 +41,9 @@ LLAMA_LIKE = {
     "qwen3_moe",
 }
 
+NON_GATED_MLP = {"nemotron", "nemotron_h"}
+"""Architectures whose MLP is up and down projections only (squared ReLU, no gate)."""
+
 
 @dataclass(frozen=True, slots=True)
 class ConfigEstimate:
@@ -36,6 +53,8 @@ class ConfigEstimate:
     encoder: int | None = None
     decoder: int | None = None
     warnings: tuple[str, ...] = field(default=())
+    claimed_active: int | None = None
+    """Active parameters if the config's experts-per-token were true (a claim; None if dense)."""
 
 
 def _get(cfg: Mapping[str, Any], source: str, *names: str, default: int | None = None) -> int:
@@ -63,23 +82,44 @@ def _llama_like(cfg: Mapping[str, Any], kind: str, source: str) -> ConfigEstimat
     if kind.startswith("qwen3") or kind in {"gemma3_text"}:
         attn += 2 * head_dim  # q_norm and k_norm
     norms = 2 * d + (2 * d if kind in {"gemma2", "gemma3_text"} else 0)
-    experts, top_k, _shared = config_moe(cfg)
-    dense_mlp = 3 * d * ff
+    claim = config_moe(cfg)
+    experts, top_k = claim.experts, claim.experts_per_token
+    matrices = 2 if _non_gated(cfg, kind) else 3
+    dense_mlp = matrices * d * ff
     total_layer = active_layer = attn + norms
-    if experts and kind in {"mixtral", "qwen2_moe", "qwen3_moe"}:
-        moe_ff = _get(cfg, source, "moe_intermediate_size", default=ff)
-        routed = experts * 3 * d * moe_ff
-        shared_ff = _get(cfg, source, "shared_expert_intermediate_size", default=0)
-        shared = 3 * d * shared_ff + (d if shared_ff else 0)  # shared expert and its gate
+    known_moe = kind in {"mixtral", "qwen2_moe", "qwen3_moe"}
+    if experts and (known_moe or kind not in LLAMA_LIKE):
+        moe_ff = positive_int(cfg, EXPERT_WIDTH_FIELDS) or ff
+        routed = experts * matrices * d * moe_ff
+        shared_ff = positive_int(cfg, SHARED_WIDTH_FIELDS) or 0
+        shared = matrices * d * shared_ff + (d if shared_ff else 0)  # shared expert, its gate
+        shared += (claim.shared_experts or 0) * matrices * d * moe_ff if not shared_ff else 0
         router = d * experts
-        k = top_k or experts
-        total_layer += routed + shared + router
-        active_layer += routed * k // experts + shared + router
+        k = min(top_k or experts, experts)
+        # An unknown architecture may keep a dense MLP beside its experts: count it too, an
+        # overcount being the safe side of not knowing.
+        extra = 0 if known_moe else dense_mlp
+        total_layer += routed + shared + router + extra
+        active_layer += routed * k // experts + shared + router + extra
     else:
         total_layer += dense_mlp
         active_layer += dense_mlp
     embed = vocab * d * (1 if tied else 2)
-    return ConfigEstimate(kind, embed + layers * total_layer + d, embed + layers * active_layer + d)
+    total = embed + layers * total_layer + d
+    claimed = embed + layers * active_layer + d
+    return ConfigEstimate(kind, total, total, claimed_active=claimed if claimed != total else None)
+
+
+def _non_gated(cfg: Mapping[str, Any], kind: str) -> bool:
+    """Whether the MLP has no gate projection: Nemotron's, or a config saying `mlp_type` is a
+    plain (non-GLU) MLP. Anything else counts three matrices, the larger figure."""
+    if kind in NON_GATED_MLP:
+        return True
+    mlp_type = cfg.get("mlp_type")
+    if isinstance(mlp_type, str):
+        lowered = mlp_type.lower()
+        return not any(word in lowered for word in ("glu", "gate", "gated"))
+    return False
 
 
 def _deepseek(cfg: Mapping[str, Any], kind: str, source: str) -> ConfigEstimate:
@@ -113,11 +153,13 @@ def _deepseek(cfg: Mapping[str, Any], kind: str, source: str) -> ConfigEstimate:
     warnings: tuple[str, ...] = ()
     if cfg.get("num_nextn_predict_layers"):
         warnings = ("multi-token-prediction layers are not counted (config estimate)",)
+    total = embed + base + moe_layers * moe_total
     return ConfigEstimate(
         kind,
-        embed + base + moe_layers * moe_total,
-        embed + base + moe_layers * moe_active,
+        total,
+        total,
         warnings=warnings,
+        claimed_active=embed + base + moe_layers * moe_active,
     )
 
 
@@ -180,13 +222,17 @@ def estimate_from_config(config: Mapping[str, Any], source: str = "config.json")
     kind = str(cfg.get("model_type") or config.get("model_type") or "").lower()
     if kind in _ESTIMATORS:
         return _ESTIMATORS[kind](cfg, kind, source)
-    if kind in LLAMA_LIKE:
+    if kind in LLAMA_LIKE or kind in NON_GATED_MLP:
         return _llama_like(cfg, kind, source)
     if all(k in cfg for k in ("hidden_size", "num_hidden_layers", "vocab_size")):
         estimate = _llama_like(cfg, kind or "unknown", source)
         note = f"architecture {kind or 'unknown'!r} estimated with the Llama formula"
         return ConfigEstimate(
-            estimate.architecture, estimate.total, estimate.active, warnings=(note,)
+            estimate.architecture,
+            estimate.total,
+            estimate.active,
+            warnings=(note,),
+            claimed_active=estimate.claimed_active,
         )
     raise MetadataError(
         source, f"cannot estimate parameters for architecture {kind or 'unknown'!r}"

@@ -229,6 +229,7 @@ def declaration_estimate(found: VerifiedDeclaration) -> Estimate:
         {
             "declared_operations": value,
             "includes_base": includes_base,
+            "base_repo": decl.base_model.repo if decl.base_model else None,
             "key_ids": list(found.key_ids),
             "tokens": decl.tokens,
             "parameters": decl.parameters.model_dump() if decl.parameters else None,

@@ -71,6 +71,20 @@ def _strings(value: object) -> tuple[str, ...]:
     return ()
 
 
+UNREADABLE_BASE = "(unreadable base_model)"
+"""Stands for a `base_model` the card names in a form the gate cannot read: a base is named, so
+its compute is unknown (a base the gate cannot name is a base it cannot look up)."""
+
+
+def _base_models(value: object) -> tuple[str, ...]:
+    """Every base named; a value that is not a name or a list of names names an unknown base."""
+    entries = value if isinstance(value, list) else [value]
+    names = tuple(v.strip() for v in entries if isinstance(v, str) and v.strip())
+    if any(v is not None and not isinstance(v, str) for v in entries):
+        return (*names, UNREADABLE_BASE)
+    return names
+
+
 def _number(data: Mapping[str, Any], key: str, source: str) -> float | None:
     value = data.get(key)
     if value is None:
@@ -105,7 +119,7 @@ def parse_model_card(text: str, source: str = "README.md") -> ModelCard:
         licenses = (str(data["license_name"]),)
     return ModelCard(
         licenses=licenses,
-        base_models=_strings(data.get("base_model")),
+        base_models=_base_models(data.get("base_model")),
         datasets=_strings(data.get("datasets")),
         gated=data.get("gated"),
         gating_fields=tuple(sorted(k for k in data if k.startswith("extra_gated_"))),

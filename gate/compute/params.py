@@ -1,7 +1,9 @@
 """Parameter counts for a whole model: from its safetensors headers, else from its config.
 
 Headers are the evidence of record (they describe the actual weights); the config is the fallback
-when a repository has no safetensors files. Packed quantized checkpoints (GPTQ/AWQ store several
+when a repository has no safetensors files. Either way the active count the gate relies on is the
+total: experts are found in the tensor names, and how many a token visits is only the config's
+claim (see `gate.compute.moe`). Packed quantized checkpoints (GPTQ/AWQ store several
 weights per int32) undercount in headers, so when a quantization config is present the larger of
 header and config counts is used, never the smaller: an undercount would make a model look
 smaller than it is.
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gate.compute.config_estimate import estimate_from_config
-from gate.compute.moe import MoeInfo, active_parameters, detect
+from gate.compute.moe import MoeInfo, active_parameters, claimed_active, detect
 from gate.compute.safetensors_header import SafetensorsHeader
 from gate.errors import MetadataError
 
@@ -30,6 +32,8 @@ class ParameterCount:
     moe: MoeInfo | None = None
     files: int = 0
     warnings: tuple[str, ...] = ()
+    claimed_active: int | None = None
+    """What the config's experts-per-token would make active: a claim, shown, never relied on."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +45,7 @@ class ParameterCount:
             "decoder": self.decoder,
             "moe": self.moe.to_dict() if self.moe else None,
             "files": self.files,
+            "claimed_active": self.claimed_active,
         }
 
 
@@ -76,6 +81,7 @@ def count_from_headers(
     total = sum(by_dtype.values())
     moe = detect(rows, config)
     active, moe_warning = active_parameters(total, moe)
+    claimed = claimed_active(total, moe)
     warnings: list[str] = [moe_warning] if moe_warning else []
     source = "safetensors header"
     if _quantized(config, list(seen)):
@@ -87,7 +93,8 @@ def count_from_headers(
                 warnings.append(f"no config estimate to correct it: {exc.problem}")
             else:
                 if estimate.total > total:
-                    total, active = estimate.total, estimate.active
+                    total, active = estimate.total, estimate.total
+                    claimed = estimate.claimed_active
                     source = f"config.json ({estimate.architecture}), header undercounts"
     stacks = encoder > 0 and decoder > 0
     return ParameterCount(
@@ -100,6 +107,7 @@ def count_from_headers(
         moe=moe,
         files=len(headers),
         warnings=tuple(warnings),
+        claimed_active=claimed,
     )
 
 
@@ -107,9 +115,10 @@ def count_from_config(config: Mapping[str, Any], source: str = "config.json") ->
     estimate = estimate_from_config(config, source)
     return ParameterCount(
         total=estimate.total,
-        active=estimate.active,
+        active=estimate.total,
         source=f"config.json ({estimate.architecture})",
         encoder=estimate.encoder,
         decoder=estimate.decoder,
         warnings=estimate.warnings,
+        claimed_active=estimate.claimed_active,
     )

@@ -31,6 +31,8 @@ from gate.compute.classify import (
     uncounted_parameter_files,
 )
 from gate.compute.declaration import VerifiedDeclaration, read_unverified, verify_declaration
+from gate.compute.lineage import BaseLookups, named_bases, resolve_bases
+from gate.compute.model_card import parse_model_card
 from gate.compute.publication import PublicationOverride
 from gate.compute.reader import RepoFile, RepoReader
 from gate.compute.safetensors_header import (
@@ -134,11 +136,15 @@ async def classify_repository(
     *,
     inputs: TrainingInputs = TrainingInputs(),
     override: PublicationOverride | None = None,
+    lookups: BaseLookups = BaseLookups(),
+    depth: int = 0,
 ) -> Classification:
     """Classify one repository (at one commit) from its metadata; raises MetadataError.
 
     `inputs` are facts given besides the repository (the CLI's flags); a declaration given there
-    is used instead of the repository's own.
+    is used instead of the repository's own. `lookups` say where the compute of a base model the
+    card or the declaration names is found (records, the known-models table, the same source);
+    a base found nowhere leaves the high end unknown.
     """
     files = {entry.path: entry for entry in await reader.list_files()}
     where = reader.where
@@ -154,6 +160,20 @@ async def classify_repository(
     if inputs.declaration is None:
         declaration, warning = await _declaration(reader, files, ruleset, trusted_declarers)
         inputs = replace(inputs, declaration=declaration)
+    card = parse_model_card(card_text, f"{where}/README.md") if card_text is not None else None
+    declared = inputs.declaration.declaration if inputs.declaration is not None else None
+    names = named_bases(
+        declared.base_model.repo if declared is not None and declared.base_model else None,
+        card.base_models if card is not None else (),
+    )
+    if names:
+        found = await resolve_bases(
+            [n for n in names if n.casefold() not in {k.casefold() for k in inputs.bases}],
+            lookups,
+            depth=depth,
+            child=reader.repo_id,
+        )
+        inputs = replace(inputs, bases={**found, **inputs.bases})
     classification = classify_from_parts(
         ruleset,
         headers=list(headers),

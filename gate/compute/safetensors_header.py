@@ -20,10 +20,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gate.core.files import safetensors_header_problem
 from gate.errors import MetadataError
 
 MAX_HEADER_BYTES = 100_000_000
 """The reference implementation refuses headers over 100 MB; so does the gate (memory bound)."""
+
+DEFAULT_METADATA_CAP = 64 * 1024
+"""The shipped ruleset's cap on a shown header's `__metadata__`; callers pass their ruleset's
+(`ruleset.files.safetensors_metadata_max_bytes`)."""
+MAX_TENSOR_NAME_BYTES = 1024
+"""A real tensor name is a dotted path of some tens of characters; a longer one is a free-form
+channel through the header, so a header holding one is not shown."""
+MAX_TENSOR_RANK = 16
+"""Real tensors have a handful of dimensions; a tensor with zero elements may list any number of
+arbitrary dimensions at no cost in data, a channel closed by bounding the rank."""
 
 _U64_MAX = 2**64 - 1
 
@@ -228,6 +239,48 @@ def parse_header(data: bytes, source: str, file_size: int | None = None) -> Safe
                 source, f"{data_size - position} bytes at the end of the data are not described"
             )
     return SafetensorsHeader(source, length, tuple(tensors), dict(metadata_raw), file_size)
+
+
+def window_problem(header: SafetensorsHeader) -> str | None:
+    """Why a parsed header may not be shown beyond the rule's own test, or None.
+
+    The rule's test (`gate.core.files.safetensors_header_problem`: at least one tensor, data
+    from offset 0 without gaps, `__metadata__` under the ruleset's cap, no key twice, no more
+    white space than a writer leaves) says what a real header is. Beyond it: the file size must
+    be known, so the tensors are seen to fill the file to its end (`parse_header` checks that),
+    no tensor name is over `MAX_TENSOR_NAME_BYTES` and no shape over `MAX_TENSOR_RANK`
+    dimensions, so weights cannot ride in names or in the dimensions of empty tensors either.
+    """
+    if header.file_size is None:
+        return "the file size is unknown, so the data section cannot be checked"
+    if not header.tensors:
+        return "it describes no tensor"
+    for tensor in header.tensors:
+        if len(tensor.name.encode("utf-8")) > MAX_TENSOR_NAME_BYTES:
+            return f"a tensor name is over {MAX_TENSOR_NAME_BYTES} bytes"
+        if len(tensor.shape) > MAX_TENSOR_RANK:
+            return f"a tensor has over {MAX_TENSOR_RANK} dimensions"
+    return None
+
+
+def header_window(
+    data: bytes, source: str, file_size: int, metadata_cap: int = DEFAULT_METADATA_CAP
+) -> int:
+    """8 + N when `data` (at least the first 8 + N bytes of a file of `file_size` bytes) opens
+    with a real safetensors header, else 0: then those bytes are parameters like the rest.
+
+    Real: the rule's test (`gate.core.files.safetensors_header_problem`, with the ruleset's
+    `__metadata__` cap), the strict parse against the file size, and `window_problem`."""
+    if len(data) < 8:
+        return 0
+    length = int.from_bytes(data[:8], "little")
+    if len(data) < 8 + length or safetensors_header_problem(data[8 : 8 + length], metadata_cap):
+        return 0
+    try:
+        header = parse_header(data, source, file_size)
+    except MetadataError:
+        return 0
+    return 0 if window_problem(header) else 8 + header.header_length
 
 
 def read_local_header(path: Path) -> SafetensorsHeader:

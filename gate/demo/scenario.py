@@ -282,3 +282,13 @@ def seed_records(world: DemoWorld, store: Store) -> None:
         world.recipient_ids[r.key] = rid
         for repo_id in r.trained_for:
             models.set_trained_for(store, repo_id, rid, actor="gate demo")
+    # Publication needs evidence from a source the operator trusts, and a store has no hub API
+    # to ask: the operator records it (a card's `license:` alone is only the uploader's claim).
+    models.classify(
+        store,
+        "open-lab/open-tiny",
+        actor="gate demo",
+        reason="released to the public under apache-2.0, ungated",
+        published=True,
+        publication_evidence="https://huggingface.co/open-lab/open-tiny (the demo's release page)",
+    )

@@ -8,13 +8,12 @@ so a HEAD by one recipient grants nothing to a GET by another.
 A refused safetensors parameter file still serves its header window (bytes 0 to 8 + N, the
 length prefix and the JSON header) to a GET with a Range starting inside it, cut at the window's
 end: `parse_safetensors_file_metadata` works and no parameter byte leaves. The header is checked
-once per file to really be a safetensors header whose tensors lie after it, so a file that
-claims a huge header cannot turn its parameters into "header".
+once per file to be a real header (see `_header_window`), so a file cannot turn its parameters
+into "header", neither by claiming a huge header nor by hiding weights inside one.
 """
 
 from __future__ import annotations
 
-import json
 import struct
 import time
 from collections.abc import AsyncIterator
@@ -23,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from gate.compute.safetensors_header import MAX_HEADER_BYTES
+from gate.compute.safetensors_header import DEFAULT_METADATA_CAP, MAX_HEADER_BYTES, header_window
 from gate.errors import GateError
 from gate.hub.source import FileEntry, Resolved, git_blob_oid
 from gate.rules.countries import normalize_country
@@ -56,7 +55,14 @@ def _file_headers(entry: FileEntry, resolved: Resolved, answer: GateAnswer) -> d
 
 
 async def _header_window(state: ServerState, resolved: Resolved, entry: FileEntry) -> int:
-    """Length of the safetensors header window of a file, 0 when it has no valid one."""
+    """Length of the safetensors header window of a file, 0 when it has no real header.
+
+    Real (RULES.md): it describes at least one tensor, the first tensor's data starts right
+    after it and the tensors fill the file, its `__metadata__` is under the ruleset's cap, and
+    names and white space leave no room for weights (`safetensors_header.header_window`).
+    Otherwise those bytes are parameters: a HEAD or a Range inside them is refused like the rest.
+    Decided once per file content and remembered.
+    """
     key = entry.sha256 or entry.git_oid
     known = state.header_windows.get(key)
     if known is not None:
@@ -72,33 +78,18 @@ async def _header_window(state: ServerState, resolved: Resolved, entry: FileEntr
             raw = b"".join(
                 [c async for c in src.open(resolved.repo_id, resolved.commit, entry, 8, 8 + length)]
             )
-            if _tensors_follow_header(raw, entry.size - 8 - length):
-                window = 8 + length
+            window = header_window(prefix + raw, entry.path, entry.size, _metadata_cap(state))
     state.header_windows[key] = window
     if len(state.header_windows) > _MAX_WINDOWS:
         state.header_windows.popitem(last=False)
     return window
 
 
-def _tensors_follow_header(raw: bytes, data_size: int) -> bool:
-    """Whether `raw` is a safetensors JSON header whose tensors exactly fill the rest."""
-    try:
-        header = json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
-        return False
-    if not isinstance(header, dict):
-        return False
-    end = 0
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        offsets = info.get("data_offsets") if isinstance(info, dict) else None
-        if not (isinstance(offsets, list) and len(offsets) == 2):
-            return False
-        if not all(isinstance(o, int) and 0 <= o <= data_size for o in offsets):
-            return False
-        end = max(end, offsets[1])
-    return end == data_size
+def _metadata_cap(state: ServerState) -> int:
+    """The ruleset's cap on a shown header's `__metadata__` (the shipped one's without facts)."""
+    if state.facts is None:
+        return DEFAULT_METADATA_CAP
+    return state.facts.ruleset.files.safetensors_metadata_max_bytes
 
 
 async def handle_resolve(request: Request, hub: HubPath, state: ServerState) -> Response:

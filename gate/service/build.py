@@ -14,8 +14,11 @@ from datetime import timedelta
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gate.core.ruleset import Ruleset
+from gate.core.values import ComputeInterval, ModelFacts
 from gate.crypto.keys import KeyRing, Signer, load_public_keys
+from gate.hub.publication_sources import PublicationSources
 from gate.hub.source import ModelSource
+from gate.rules.known_models import KnownModels, load_default_known_models, load_known_models
 from gate.rules.loader import resolve_ruleset
 from gate.service.classifying import ModelFactsProvider
 from gate.service.gatekeeper import Mode
@@ -57,15 +60,47 @@ def facts_provider(
     source: ModelSource,
     ruleset: Ruleset,
     trusted_declarers: Mapping[str, ec.EllipticCurvePublicKey],
+    *,
+    known_models: KnownModels | None = None,
+    publication: PublicationSources | None = None,
 ) -> ModelFactsProvider:
-    """Classifies each commit once through `source`, kept in the records store."""
+    """Classifies each commit once through `source`, kept in the records store; a named base's
+    compute from the records, the known-models table, or the same source; publication from the
+    configured publication sources."""
     return ModelFactsProvider(
         source,
         ruleset,
         load=lambda repo_id, commit: models.get_classification(store, repo_id, commit),
         save=lambda found: models.record_classification(store, found),
         trusted_declarers=trusted_declarers,
+        known_models=known_models,
+        recorded=lambda repo_id: recorded_compute(store, repo_id),
+        publication=publication,
     )
+
+
+def recorded_compute(store: Store, repo_id: str) -> ComputeInterval | None:
+    """The operator's recorded training compute for a repository (all commits), if any."""
+    with store.read() as conn:
+        facts = models.fold_in(conn, ModelFacts(repo_id=repo_id))
+    return facts.training_compute if facts.training_compute.method == "recorded" else None
+
+
+def publication_sources(settings: Settings) -> PublicationSources | None:
+    """The hubs the settings trust for publication (None when none is configured)."""
+    if not settings.publication_sources:
+        return None
+    return PublicationSources(
+        settings.publication_sources,
+        max_age=timedelta(hours=settings.publication_max_age_hours),
+    )
+
+
+def known_models(settings: Settings) -> KnownModels:
+    """The table of known models the settings name, else the shipped one."""
+    if settings.known_models is None:
+        return load_default_known_models()
+    return load_known_models(settings.known_models)
 
 
 def build_service(settings: Settings, source: ModelSource) -> Service:
@@ -82,7 +117,14 @@ def build_service(settings: Settings, source: ModelSource) -> Service:
         mode=settings.mode,
         receipt_ttl=timedelta(hours=settings.receipt_ttl_hours),
     )
-    facts = facts_provider(store, source, ruleset, trusted)
+    facts = facts_provider(
+        store,
+        source,
+        ruleset,
+        trusted,
+        known_models=known_models(settings),
+        publication=publication_sources(settings),
+    )
     # Checkpoints at the configured cadence while anything waits uncovered, and at shutdown;
     # starting covers what a previous run (a crash) left uncovered.
     checkpointer = Checkpointer(store)

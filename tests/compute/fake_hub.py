@@ -42,6 +42,9 @@ class FakeRepo:
     private: bool = False
     gated: Any = False
     card_data: dict[str, Any] | None = None
+    lfs_min: int | None = None
+    """List real files of at least this many bytes as LFS files (sha256), as a local store
+    lays them out; None: every real file is a plain git blob."""
 
 
 @dataclass
@@ -60,9 +63,19 @@ def _size(f: bytes | VirtualFile) -> int:
     return f.size if isinstance(f, VirtualFile) else len(f)
 
 
-def _tree_entry(path: str, f: bytes | VirtualFile) -> dict[str, Any]:
+def _tree_entry(path: str, f: bytes | VirtualFile, lfs_min: int | None = None) -> dict[str, Any]:
     """A `/tree` entry as the hub lists it: a virtual file as an LFS file (its digest stands in:
-    the bytes are never all built), real bytes as a plain git blob."""
+    the bytes are never all built), real bytes as a plain git blob (or as LFS from `lfs_min`)."""
+    if isinstance(f, bytes) and lfs_min is not None and len(f) >= lfs_min:
+        digest = hashlib.sha256(f).hexdigest()
+        pointer = lfs_pointer(digest, len(f))
+        return {
+            "type": "file",
+            "path": path,
+            "size": len(f),
+            "oid": git_blob_oid(pointer),
+            "lfs": {"oid": digest, "size": len(f), "pointerSize": len(pointer)},
+        }
     if isinstance(f, VirtualFile):
         digest = hashlib.sha256(f.prefix + str(f.size).encode()).hexdigest()
         pointer = lfs_pointer(digest, f.size)
@@ -128,7 +141,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                         }
                     )
                 else:
-                    self._json([_tree_entry(p, f) for p, f in repo.files.items()])
+                    self._json([_tree_entry(p, f, repo.lfs_min) for p, f in repo.files.items()])
                 return
             m = re.match(r"^/(.+?/.+?)/resolve/([^/]+)/(.+)$", raw)
             if not m or m.group(1) not in hub.repos:

@@ -61,7 +61,8 @@ def test_remote_sharded_reads_headers_only() -> None:
     with serve(hub) as endpoint:
         result = classify_remote(endpoint, "org/big", "main", None, RULES)
     assert result.parameters_total == 6 * 4 * 4096 * 4096
-    assert result.published is True and "apache-2.0" in result.publication_evidence
+    # The card says apache-2.0, but the endpoint is no configured publication source: a claim.
+    assert result.published is None and "apache-2.0" in result.publication_evidence
     assert result.position == "below"  # 403M params x 100T tokens x 6 < 1e26
     weights = 6 * 4 * 4096 * 4096 * 2
     assert hub.sent_bytes < 6 * 70_000 < weights / 1000
@@ -118,17 +119,29 @@ def test_local_folder_with_index_config_and_card(tmp_path: Path) -> None:
     weight_map = {"a": "model-1.safetensors", "b": "model-2.safetensors"}
     (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
     (tmp_path / "README.md").write_text(
-        "---\nlicense: llama3.1\nbase_model: meta-llama/Llama-3.1-8B\ntraining_tokens: 1B\n---\n"
+        "---\nlicense: llama3.1\nbase_model: acme/closed-base\ntraining_tokens: 1B\n---\n"
     )
     result = classify_local(tmp_path, RULES)
     assert result.parameters_total == n
-    assert result.base_model == "meta-llama/Llama-3.1-8B"
-    assert result.published is True
-    # Own training counted, the base's unknown: the upper bound still settles it.
-    assert result.position == "below"
-    assert any("Llama-3.1-8B" in w for w in result.warnings)
+    assert result.base_model == "acme/closed-base"
+    assert result.published is None  # the card's license is a claim, not evidence
+    assert "llama3.1" in result.publication_evidence
+    # Own training counted, the base's unknown: the child's own size cannot settle it.
+    assert result.position == "undetermined" and result.compute.high is None
+    assert any("acme/closed-base" in w for w in result.warnings)
     facts = to_model_facts(result, "org/ft", "main", COMMIT)
-    assert facts.training_compute == result.compute and facts.published is True
+    assert facts.training_compute == result.compute and facts.published is None
+
+
+def test_local_folder_with_a_known_base_adds_its_compute(tmp_path: Path) -> None:
+    save_tensors(tmp_path / "model.safetensors", {"a": (100, 10)})
+    (tmp_path / "README.md").write_text("---\nbase_model: Meta-Llama/llama-3.1-8b\n---\n")
+    result = classify_local(tmp_path, RULES)
+    # Llama 3.1 8B from the known-models table (7.5e23-1.13e24) plus this model's own bound.
+    assert result.compute.low == pytest.approx(7.5e23)
+    assert result.compute.high is not None and 1.13e24 < result.compute.high < 1.2e24
+    assert result.position == "below" and "lineage" in result.compute.method
+    assert any("known-models table" in e for e in result.compute.evidence)
 
 
 def test_local_config_only_and_missing_shard(tmp_path: Path) -> None:

@@ -88,8 +88,37 @@ def test_classify_remote(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
     with serve(FakeHub({"org/m": repo})) as endpoint:
         out = _json(capsys, ["classify", "org/m", "--endpoint", endpoint, "--json"])
         assert run(["classify", "org/m", "--endpoint", endpoint]) == 0
-    assert out["published"] is True and out["parameters"]["total"] == 100
-    assert "Publication: published" in capsys.readouterr().out
+    assert out["published"] is None and out["parameters"]["total"] == 100  # card: a claim
+    assert "Publication: unknown" in capsys.readouterr().out
+
+
+def test_classify_reads_the_servers_settings(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GATE_PUBLICATION_SOURCES and the known-models table apply to the CLI as to the server."""
+    path = tmp_path / "m.safetensors"
+    save_tensors(path, {"w": (10, 10)})
+    card = b"---\nlicense: mit\nbase_model: meta-llama/Llama-3.1-8B\n---\n"
+    hub = FakeHub(
+        {
+            "org/m": FakeRepo(
+                {"model.safetensors": path.read_bytes(), "README.md": card},
+                card_data={"license": "mit"},
+            ),
+            "org/orphan": FakeRepo(
+                {"model.safetensors": path.read_bytes(),
+                 "README.md": b"---\nbase_model: acme/closed\n---\n"}
+            ),
+        }
+    )  # fmt: skip
+    with serve(hub) as endpoint:
+        monkeypatch.setenv("GATE_PUBLICATION_SOURCES", json.dumps([endpoint]))
+        out = _json(capsys, ["classify", "org/m", "--endpoint", endpoint, "--json"])
+        orphan = _json(capsys, ["classify", "org/orphan", "--endpoint", endpoint, "--json"])
+    assert out["published"] is True and endpoint in out["publication_evidence"]
+    # The known base's operations are added: at least Llama 3.1 8B's 7.5e23.
+    assert out["low"] >= 7.5e23 and out["high"] < 1e26 and out["position"] == "below"
+    assert orphan["high"] is None and orphan["position"] == "undetermined"
 
 
 def _declare(private: Path, out: Path, *extra: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from gate.compute.accelerators import accelerators, find_accelerator
 from gate.compute.combine import combine, position
@@ -142,11 +143,11 @@ def test_upper_bound_caps_and_lineage_adds() -> None:
     assert position(alone.interval, 1e26) == "below"
     base = Estimate("lineage", 1e24, 2e24, 3e24, "base")
     lin = combine([_e("counting", 1e22)], disagreement_factor=3, implausibly_low_factor=0.25,
-                  base=base, base_model="org/base")  # fmt: skip
+                  bases=[("org/base", base)])  # fmt: skip
     assert lin.interval.central == pytest.approx(2e24 + 1e22)
     unknown = combine([_e("counting", 1e22), ub], disagreement_factor=3,
-                      implausibly_low_factor=0.25, base_model="org/base")  # fmt: skip
-    assert unknown.interval.high == 6e23  # base unknown, but the bound still caps
+                      implausibly_low_factor=0.25, bases=[("org/base", None)])  # fmt: skip
+    assert unknown.interval.high is None  # the child's own size says nothing about its base
     assert any("org/base" in w for w in unknown.warnings)
 
 
@@ -158,8 +159,10 @@ def test_position() -> None:
 
 
 def test_publication_rules(rules: Ruleset) -> None:
-    assert publication_status(rules, licenses=["apache-2.0"]).published is True
-    assert publication_status(rules, licenses=["Apache-2.0", "mit"]).published is True
+    # A card's license is the uploader's claim: alone it never makes the weights published.
+    claimed = publication_status(rules, licenses=["apache-2.0"])
+    assert claimed.published is None and "apache-2.0" in claimed.evidence
+    assert publication_status(rules, licenses=["Apache-2.0", "mit"]).published is None
     assert publication_status(rules, licenses=["apache-2.0"], private=True).published is False
     gated = publication_status(rules, licenses=["llama3.1"], gated="manual")
     assert gated.published is False and "manual" in gated.evidence
@@ -214,3 +217,22 @@ def test_model_card_fields() -> None:
 def test_model_card_errors(text: str, message: str) -> None:
     with pytest.raises(MetadataError, match=message):
         parse_model_card(text)
+
+
+@pytest.mark.parametrize(
+    ("value", "bases"),
+    [
+        ("org/a", ("org/a",)),
+        (["org/a", "org/b"], ("org/a", "org/b")),
+        ("", ()),
+        ([], ()),
+        ({"repo": "acme/closed"}, ("(unreadable base_model)",)),
+        (["org/a", {"repo": "acme/closed"}], ("org/a", "(unreadable base_model)")),
+        (12, ("(unreadable base_model)",)),
+    ],
+)
+def test_card_base_model_unreadable_names_an_unknown_base(
+    value: object, bases: tuple[str, ...]
+) -> None:
+    text = "---\n" + yaml.safe_dump({"base_model": value}) + "---\n"
+    assert parse_model_card(text).base_models == bases

@@ -94,7 +94,9 @@ def test_config_estimates_match_published_counts(name: str) -> None:
     total, active, config = CONFIGS[name]
     estimate = estimate_from_config(config)
     assert estimate.total == pytest.approx(total, rel=0.01)
-    assert estimate.active == pytest.approx(active or total, rel=0.02)
+    assert estimate.active == estimate.total  # a config's top-k is a claim: all experts count
+    claimed = estimate.claimed_active or estimate.total
+    assert claimed == pytest.approx(active or total, rel=0.02)
 
 
 def test_t5_splits_encoder_and_decoder() -> None:
@@ -142,7 +144,41 @@ def test_moe_active_parameters_from_tensor_names(tmp_path: Path) -> None:
     assert count.total == total
     assert count.moe is not None and count.moe.experts == 4
     assert count.moe.routed_parameters == routed  # shared experts are not routed
-    assert count.active == total - routed + routed // 4
+    assert count.active == total  # top-1 is the config's claim: every expert counts
+    assert count.claimed_active == total - routed + routed // 4
+    assert any("every expert counted as active" in w for w in count.warnings)
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"num_local_experts": 1_000_000, "num_experts_per_tok": 8},
+        {"num_local_experts": 4, "num_experts_per_tok": 1},
+        {"n_routed_experts": 10**9, "moe_topk": 1, "text_config": {"num_experts": 7}},
+        {"num_experts": 0, "num_experts_per_tok": 0},
+        {},
+    ],
+)
+def test_config_claims_never_lower_the_active_count(
+    tmp_path: Path, claims: dict[str, object]
+) -> None:
+    path = tmp_path / "moe.safetensors"
+    total = save_tensors(path, _moe_tensors(shared=False))
+    count = count_from_headers([read_local_header(path)], claims)
+    assert count.total == count.active == total
+    assert count.moe is not None and count.moe.experts == 4  # from the tensor names
+
+
+def test_expert_count_comes_from_the_names_present(tmp_path: Path) -> None:
+    path = tmp_path / "moe.safetensors"
+    tensors = {
+        "model.layers.0.mlp.experts.0.w1.weight": (8, 4),
+        "model.layers.0.mlp.experts.999999.w1.weight": (8, 4),
+    }
+    total = save_tensors(path, tensors)
+    count = count_from_headers([read_local_header(path)], {"num_experts_per_tok": 1})
+    assert count.moe is not None and count.moe.experts == 2  # not 1,000,000
+    assert count.active == total
 
 
 def test_moe_without_top_k_takes_total_as_active(tmp_path: Path) -> None:
@@ -151,7 +187,8 @@ def test_moe_without_top_k_takes_total_as_active(tmp_path: Path) -> None:
     count = count_from_headers([read_local_header(path)], None)
     assert count.moe is not None and count.moe.experts == 4  # from the indices
     assert count.active == total
-    assert "upper bound" in count.warnings[0]
+    assert count.claimed_active is None
+    assert "every expert counted as active" in count.warnings[0]
 
 
 def test_fused_experts_use_first_dimension() -> None:
@@ -162,7 +199,8 @@ def test_fused_experts_use_first_dimension() -> None:
     header = parse_header(prefix, "fused", size)
     count = count_from_headers([header], {"num_experts_per_tok": 2})
     assert count.moe is not None and count.moe.experts == 8
-    assert count.active == 80 + 8 * 8 * 16 * 2 // 8
+    assert count.active == count.total == 80 + 8 * 8 * 16
+    assert count.claimed_active == 80 + 8 * 8 * 16 * 2 // 8
 
 
 def test_shards_sum_and_duplicates_refused(tmp_path: Path) -> None:
@@ -182,3 +220,38 @@ def test_quantized_checkpoint_uses_larger_config_count(tmp_path: Path) -> None:
     count = count_from_headers([read_local_header(path)], config)
     assert count.total == pytest.approx(124.44e6, rel=0.01)
     assert any("quantized" in w for w in count.warnings)
+
+
+def test_unknown_architecture_counts_experts_and_never_undercounts() -> None:
+    mixtral = dict(CONFIGS["mixtral-8x7b"][2])
+    known = estimate_from_config(mixtral)
+    for key in ("num_local_experts", "num_experts", "n_routed_experts"):
+        renamed = {k: v for k, v in mixtral.items() if k != "num_local_experts"}
+        renamed.update({"model_type": "acme_moe", key: 8})
+        unknown = estimate_from_config(renamed)
+        assert unknown.total >= known.total  # read as MoE, not as a dense model
+        assert unknown.active == unknown.total
+    dense_reading = estimate_from_config({**mixtral, "model_type": "llama"})
+    assert known.total > 3 * dense_reading.total
+
+
+def test_unknown_architecture_reads_expert_width() -> None:
+    base = dict(model_type="acme", hidden_size=64, num_hidden_layers=2, vocab_size=100,
+                num_attention_heads=4, intermediate_size=128)  # fmt: skip
+    dense = estimate_from_config(base)
+    moe = estimate_from_config({**base, "n_routed_experts": 16, "moe_intermediate_size": 32,
+                                "num_experts_per_tok": 1})  # fmt: skip
+    assert moe.total >= dense.total + 2 * 16 * 3 * 64 * 32
+    assert moe.active == moe.total
+    assert moe.claimed_active is not None and moe.claimed_active < moe.total
+
+
+def test_nemotron_mlp_has_no_gate() -> None:
+    cfg = dict(model_type="nemotron", hidden_size=64, num_hidden_layers=2, vocab_size=100,
+               num_attention_heads=4, intermediate_size=128)  # fmt: skip
+    nemotron = estimate_from_config(cfg)
+    gated = estimate_from_config({**cfg, "model_type": "llama"})
+    assert gated.total - nemotron.total == 2 * 64 * 128  # one matrix fewer per layer
+    plain = estimate_from_config({**cfg, "model_type": "acme", "mlp_type": "mlp"})
+    swiglu = estimate_from_config({**cfg, "model_type": "acme", "mlp_type": "swiglu"})
+    assert swiglu.total - plain.total == 2 * 64 * 128
