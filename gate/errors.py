@@ -7,6 +7,18 @@ place (`gate.cli.main`), the server to HTTP responses in one place (`gate.server
 
 from __future__ import annotations
 
+ECHO_LIMIT = 64
+"""Characters of a user's input an error message may quote: a 10 MiB header echoed back in
+`X-Error-Message` breaks the client, and a long echo helps nobody."""
+
+
+def excerpt(text: object, limit: int = ECHO_LIMIT) -> str:
+    """`repr` of at most the first `limit` characters of `text`, marked when cut."""
+    value = text if isinstance(text, str) else repr(text)
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
+
 
 class GateError(Exception):
     """Base of every error the gate raises on purpose. `str(err)` is the message a user sees."""
@@ -33,7 +45,7 @@ class CountryError(InputError):
         self.given = given
         self.suggestions = suggestions
         hint = f" (did you mean: {', '.join(suggestions)}?)" if suggestions else ""
-        super().__init__(field, f"unknown or ambiguous country {given!r}{hint}")
+        super().__init__(field, f"unknown or ambiguous country {excerpt(given)}{hint}")
 
 
 class RulesetError(GateError):
@@ -90,8 +102,28 @@ class UpstreamError(GateError):
     http_status = 502
 
 
+class UpstreamBusy(UpstreamError):
+    """Too many calls to one upstream repository are in flight: retry later (503)."""
+
+    http_status = 503
+
+    def __init__(self, message: str, retry_after: float = 5.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class UpstreamAuthError(UpstreamError):
     """A hub refused the credential sent to it (HTTP 401/403): the CLI's `--token`, or the
     gate's own upstream token (then the recipient sees an upstream failure, not a 401)."""
 
     exit_code = 4
+
+
+class RateLimited(GateError):
+    """A caller asked too often (re-answering an inquiry); `retry_after` is in seconds."""
+
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -17,10 +17,14 @@ REPO_SEGMENT_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}"
 REF_PATTERN = r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*"
 """A branch or tag name ("main", "refs/pr/1", "v1.0")."""
 
+OPAQUE_ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"
+"""An id the gate hands out (decision ids, inquiry ids, audit refs): what a caller may send back."""
+
 COMMIT_RE = re.compile(COMMIT_PATTERN)
 SHA256_RE = re.compile(SHA256_PATTERN)
 REPO_SEGMENT_RE = re.compile(REPO_SEGMENT_PATTERN)
 REF_RE = re.compile(REF_PATTERN)
+OPAQUE_ID_RE = re.compile(OPAQUE_ID_PATTERN)
 
 
 def is_commit(text: str) -> bool:
@@ -43,3 +47,8 @@ def is_repo_id(text: str) -> bool:
 
 def is_ref(text: str) -> bool:
     return REF_RE.fullmatch(text) is not None
+
+
+def is_opaque_id(text: str) -> bool:
+    """Whether `text` can be an id the gate issued (ASCII letters, digits, `_`, `-`)."""
+    return OPAQUE_ID_RE.fullmatch(text) is not None

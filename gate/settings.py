@@ -28,7 +28,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -38,6 +38,7 @@ from pydantic_settings import (
 )
 
 from gate.errors import InputError
+from gate.networks import Network, parse_networks
 
 ENV_PREFIX = "GATE_"
 CONFIG_ENV = "GATE_CONFIG"
@@ -204,6 +205,31 @@ class ServeSettings(Settings):
     workers: int = Field(
         default=1, ge=1, le=64, description="Server processes (each decides; records shared)."
     )
+
+    trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses or CIDR networks of reverse proxies whose "
+        "Forwarded / X-Forwarded-For / X-Real-IP headers name the client; empty: none.",
+    )
+    upstream_deadline: float = Field(
+        default=30.0, gt=0, description="Seconds an upstream metadata call may take in all."
+    )
+    upstream_repo_concurrency: int = Field(
+        default=32, ge=1, description="Upstream calls in flight for one repository at most."
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if isinstance(value, list):  # a TOML list in the config file
+            value = ", ".join(str(v) for v in value)
+        if isinstance(value, str):
+            parse_networks(value)  # refuse a bad address at start-up, not on the first request
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
 
     def to_environment(self) -> dict[str, str]:
         """These settings as `GATE_*` variables, so worker processes rebuild exactly them."""

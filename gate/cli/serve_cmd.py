@@ -58,11 +58,19 @@ def serve(
             port=settings.port,
             log_config=None,
             access_log=False,
+            # uvicorn would trust X-Forwarded-For from 127.0.0.1; the app decides instead,
+            # from GATE_TRUSTED_PROXIES (gate.server.forwarded).
+            proxy_headers=False,
         )
         return
     try:
         uvicorn.run(
-            gate.app, host=settings.host, port=settings.port, log_config=None, access_log=False
+            gate.app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,  # see above: only GATE_TRUSTED_PROXIES is trusted
         )
     finally:
         gate.close()

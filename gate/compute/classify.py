@@ -94,7 +94,7 @@ def json_object(text: str | None, source: str) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # the parser recurses: deep nesting
         raise MetadataError(source, f"invalid JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise MetadataError(source, "expected a JSON object")

@@ -190,7 +190,7 @@ def read_unverified(
         raise SignatureError(f"{source}: malformed envelope: payload is not base64") from exc
     try:
         data = json.loads(payload)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # the parser recurses: deep nesting
         raise SignatureError(f"{source}: payload is not JSON") from exc
     return VerifiedDeclaration(parse_declaration(data, source), False, (), canonical_sha256(data))
 
@@ -200,7 +200,7 @@ def load_envelope(path: Path) -> dict[str, Any]:
         document = json.loads(path.read_text("utf-8"))
     except OSError as exc:
         raise InputError("declaration", f"cannot read {path}: {exc.strerror}") from exc
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise InputError("declaration", f"{path} is not JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise InputError("declaration", f"{path}: expected a DSSE envelope (JSON object)")

@@ -54,7 +54,7 @@ def front_matter(text: str, source: str = "README.md") -> dict[str, Any]:
         raise MetadataError(source, "front matter opened with --- is never closed")
     try:
         data = yaml.safe_load(block)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:  # the parser recurses: deep nesting
         raise MetadataError(source, f"invalid YAML front matter: {exc}") from exc
     if data is None:
         return {}

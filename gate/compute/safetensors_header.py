@@ -196,7 +196,7 @@ def parse_header(data: bytes, source: str, file_size: int | None = None) -> Safe
         raise MetadataError(source, f"header is not UTF-8 (byte {exc.start})") from exc
     try:
         document = json.loads(text, object_pairs_hook=_no_duplicates)
-    except ValueError as exc:  # json.JSONDecodeError is a ValueError, as is a duplicate key
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, a duplicate key, deep nesting
         raise MetadataError(source, f"invalid JSON header: {exc}") from exc
     if not isinstance(document, dict):
         raise MetadataError(source, "header must be a JSON object")

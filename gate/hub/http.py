@@ -12,20 +12,24 @@ import httpx
 from gate.errors import GateError, UpstreamAuthError, UpstreamError
 from gate.hub.source import EntryNotFound, RepoNotFound, RevisionNotFound
 
+MAX_QUOTED = 200
+
 
 def hub_error(response: httpx.Response, what: str) -> GateError | None:
     """The error a response stands for (None for a success); `what` names what was asked."""
     status = response.status_code
     if status < 400:
         return None
-    message = response.headers.get("X-Error-Message")
+    # A hub's message is quoted, never more than a short prefix of it (a hostile or broken hub
+    # may send megabytes, which the gate would otherwise pass on in its own error line).
+    message = response.headers.get("X-Error-Message", "")[:MAX_QUOTED] or None
     detail = f"HTTP {status}: {message}" if message else f"HTTP {status}"
     code = response.headers.get("X-Error-Code")
     if status == 404 or code in ("RepoNotFound", "RevisionNotFound", "EntryNotFound"):
         if code == "RevisionNotFound":
             return RevisionNotFound(f"{what}: revision not found ({detail})")
         if code == "EntryNotFound":
-            commit = response.headers.get("X-Repo-Commit", "")
+            commit = response.headers.get("X-Repo-Commit", "")[:40]
             return EntryNotFound(f"{what}: file not found ({detail})", commit)
         return RepoNotFound(f"{what}: repository not found ({detail})")
     if status in (401, 403):

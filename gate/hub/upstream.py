@@ -3,8 +3,17 @@
 The gate talks to the upstream with its own credential (`--upstream-token`), never the
 recipient's. Commits are immutable, so a commit's listing and the sha256 of its small files are
 fetched once and remembered (bounded). Bytes are streamed with httpx in chunks; nothing is
-buffered beyond one chunk. An upstream failure is an `UpstreamError`: the server answers 502
+buffered beyond one chunk, whatever the file's size (a non-LFS file's sha256 is learnt by
+hashing it as it streams). An upstream failure is an `UpstreamError`: the server answers 502
 before the first byte, or cuts the response after it.
+
+Bounded waits, so one slow repository cannot hold the gate: every metadata call has a total
+deadline (`deadline`, not only a per-read timeout: an upstream dripping one byte a second is
+cut off), and its answer a size cap; a stream has the deadline for its headers. At most
+`per_repo` calls to one repository are in flight at once (metadata and streams together), so a
+repository that hangs uses at most that share of the connection pool; a call that waits longer
+than `pool_wait` for its turn fails with `UpstreamBusy` (503, retry later). When the client
+goes away, the server cancels the handler and with it the upstream call (`gate.server.limits`).
 """
 
 from __future__ import annotations
@@ -12,12 +21,16 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+import anyio
+import anyio.to_thread
 import httpx
 
-from gate.errors import GateError, NotFoundError, UpstreamError
+from gate.errors import GateError, NotFoundError, UpstreamBusy, UpstreamError
 from gate.hub.http import hub_error
 from gate.hub.source import (
     EntryNotFound,
@@ -26,12 +39,22 @@ from gate.hub.source import (
     Resolved,
     RevisionNotFound,
     chunk_size,
-    git_blob_oid,
     stream_slot,
 )
 from gate.names import is_commit
 
 _MAX_CACHED = 256
+MAX_METADATA_BYTES = 64 * 1024 * 1024
+"""Largest metadata answer read (a tree page of a huge repository is a few MiB)."""
+_INLINE_HASH = 64 * 1024
+
+
+@dataclass
+class _RepoSlots:
+    """Calls in flight for one repository; removed when nobody uses it (bounded by requests)."""
+
+    slots: anyio.Semaphore
+    users: int = field(default=0)
 
 
 def _as_upstream(error: GateError) -> UpstreamError:
@@ -50,6 +73,10 @@ class UpstreamSource:
         *,
         client: httpx.AsyncClient | None = None,
         timeout: float = 30.0,
+        deadline: float = 30.0,
+        per_repo: int = 32,
+        pool_wait: float = 10.0,
+        max_connections: int = 200,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.name = f"upstream {self.base_url}"
@@ -58,18 +85,77 @@ class UpstreamSource:
         # downloads to a CDN), so the gate's upstream token is never sent to a third party.
         self._client = client or httpx.AsyncClient(
             headers=headers,
-            timeout=httpx.Timeout(timeout, connect=10.0),
+            timeout=httpx.Timeout(timeout, connect=10.0, pool=pool_wait),
             follow_redirects=True,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=min(50, max_connections)
+            ),
         )
+        self.deadline = deadline
+        self.per_repo = per_repo
+        self.pool_wait = pool_wait
+        self._repos: dict[str, _RepoSlots] = {}
         self._listings: OrderedDict[tuple[str, str], dict[str, FileEntry]] = OrderedDict()
         self._small: OrderedDict[tuple[str, str, str], FileEntry] = OrderedDict()
 
-    async def _get(self, url: str, **kwargs: Any) -> httpx.Response:
+    @asynccontextmanager
+    async def _turn(self, repo_id: str) -> AsyncIterator[None]:
+        """One of the `per_repo` slots of a repository, waited for at most `pool_wait`."""
+        key = repo_id.lower()  # the hub matches names case-insensitively: so do the slots
+        repo = self._repos.get(key)
+        if repo is None:
+            repo = self._repos[key] = _RepoSlots(anyio.Semaphore(self.per_repo))
+        repo.users += 1
         try:
-            return await self._client.get(url, **kwargs)
-        except httpx.HTTPError as exc:
-            raise UpstreamError(f"upstream {self.base_url} unreachable: {exc}") from exc
+            try:
+                with anyio.fail_after(self.pool_wait):
+                    await repo.slots.acquire()
+            except TimeoutError:
+                raise UpstreamBusy(
+                    f"upstream {self.base_url}: {self.per_repo} calls for {repo_id} already in "
+                    "flight; try again later"
+                ) from None
+            try:
+                yield
+            finally:
+                repo.slots.release()
+        finally:
+            repo.users -= 1
+            if repo.users == 0:
+                self._repos.pop(key, None)
+
+    async def _get(self, url: str, repo_id: str | None, **kwargs: Any) -> httpx.Response:
+        """A metadata GET, read whole within the deadline and the size cap."""
+        async with AsyncExitStack() as stack:
+            if repo_id is not None:
+                await stack.enter_async_context(self._turn(repo_id))
+            try:
+                with anyio.fail_after(self.deadline):
+                    return await self._read(url, **kwargs)
+            except TimeoutError:
+                raise UpstreamError(
+                    f"upstream {self.base_url} did not answer within {self.deadline:g} s"
+                ) from None
+            except httpx.HTTPError as exc:
+                raise UpstreamError(f"upstream {self.base_url} unreachable: {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover (mypy: the stack may swallow)
+
+    async def _read(self, url: str, **kwargs: Any) -> httpx.Response:
+        async with self._client.stream("GET", url, **kwargs) as response:
+            body = bytearray()
+            async for chunk in response.aiter_raw():
+                body += chunk
+                if len(body) > MAX_METADATA_BYTES:
+                    raise UpstreamError(
+                        f"upstream {self.base_url} sent over {MAX_METADATA_BYTES} bytes of metadata"
+                    )
+        # A response with the body in hand, so `.json()` and `.links` work as usual.
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            content=bytes(body),
+            request=response.request,
+        )
 
     async def resolve(self, repo_id: str, revision: str) -> Resolved:
         data = await self._info(repo_id, revision)
@@ -84,7 +170,7 @@ class UpstreamSource:
     async def _info(self, repo_id: str, revision: str) -> dict[str, Any]:
         """`/api/models/{repo}/revision/{rev}`: the hub's info on a repository at a revision."""
         url = f"{self.base_url}/api/models/{repo_id}/revision/{quote(revision, safe='')}"
-        response = await self._get(url)
+        response = await self._get(url, repo_id)
         error = hub_error(response, f"upstream {repo_id}@{revision}")
         if isinstance(error, RevisionNotFound):
             raise RevisionNotFound(f"revision {revision!r} not found in {repo_id}")
@@ -113,7 +199,7 @@ class UpstreamSource:
         params: dict[str, str] | None = {"recursive": "true"}
         entries: dict[str, FileEntry] = {}
         while url is not None:
-            response = await self._get(url, params=params)
+            response = await self._get(url, repo_id, params=params)
             error = hub_error(response, f"upstream tree of {repo_id}")
             if isinstance(error, NotFoundError):
                 raise RevisionNotFound(f"commit {commit} not found in {repo_id}")
@@ -154,12 +240,24 @@ class UpstreamSource:
         known = self._small.get(key)
         if known is not None:
             return known
-        # The hub gives only the git blob id of a small file; fetch it once to learn its sha256,
-        # checking the bytes against that id so a wrong body is not remembered.
-        body = b"".join([chunk async for chunk in self.open(repo_id, commit, entry, 0, entry.size)])
-        if git_blob_oid(body) != entry.git_oid:
+        # The hub gives only the git blob id of a non-LFS file; stream it once to learn its
+        # sha256 (in constant memory, whatever its size), checking the bytes against that id
+        # so a wrong body is not remembered.
+        sha256 = hashlib.sha256()
+        git = hashlib.sha1(f"blob {entry.size}\0".encode(), usedforsecurity=False)
+
+        def update(chunk: bytes) -> None:
+            sha256.update(chunk)
+            git.update(chunk)
+
+        async for chunk in self.open(repo_id, commit, entry, 0, entry.size):
+            if len(chunk) < _INLINE_HASH:
+                update(chunk)
+            else:
+                await anyio.to_thread.run_sync(update, chunk)
+        if git.hexdigest() != entry.git_oid:
             raise UpstreamError(f"upstream sent {path} with a git id other than its listing's")
-        known = FileEntry(path, entry.size, hashlib.sha256(body).hexdigest(), entry.git_oid, False)
+        known = FileEntry(path, entry.size, sha256.hexdigest(), entry.git_oid, False)
         self._small[key] = known
         if len(self._small) > _MAX_CACHED * 16:
             self._small.popitem(last=False)
@@ -174,34 +272,45 @@ class UpstreamSource:
         headers = {"Range": f"bytes={start}-{stop - 1}", "Accept-Encoding": "identity"}
         received = 0
         try:
-            with stream_slot():
-                async with self._client.stream("GET", url, headers=headers) as response:
-                    if response.status_code not in (200, 206):
-                        await response.aread()
-                        error = hub_error(response, f"upstream refused {entry.path}")
-                        raise _as_upstream(error or UpstreamError(f"upstream sent {entry.path}"))
-                    skip = start if response.status_code == 200 else 0
-                    if response.status_code == 206:
-                        expected = f"bytes {start}-{stop - 1}/"
-                        if not response.headers.get("Content-Range", "").startswith(expected):
-                            raise UpstreamError(f"upstream sent another range of {entry.path}")
-                    async for chunk in response.aiter_bytes(chunk_size()):
-                        if skip:  # an upstream that ignored Range: drop what precedes `start`
-                            cut = min(skip, len(chunk))
-                            chunk, skip = chunk[cut:], skip - cut
-                        chunk = chunk[: stop - start - received]
-                        if chunk:
-                            received += len(chunk)
-                            yield chunk
-                        if received >= stop - start:
-                            break
+            async with AsyncExitStack() as stack:
+                stack.enter_context(stream_slot())
+                await stack.enter_async_context(self._turn(repo_id))
+                try:
+                    with anyio.fail_after(self.deadline):  # until the headers, not the body
+                        response = await stack.enter_async_context(
+                            self._client.stream("GET", url, headers=headers)
+                        )
+                except TimeoutError:
+                    raise UpstreamError(
+                        f"upstream {self.base_url} did not start sending {entry.path} "
+                        f"within {self.deadline:g} s"
+                    ) from None
+                if response.status_code not in (200, 206):
+                    # Only the headers say why (the body, of any size, is not read).
+                    error = hub_error(response, f"upstream refused {entry.path}")
+                    raise _as_upstream(error or UpstreamError(f"upstream sent {entry.path}"))
+                skip = start if response.status_code == 200 else 0
+                if response.status_code == 206:
+                    expected = f"bytes {start}-{stop - 1}/"
+                    if not response.headers.get("Content-Range", "").startswith(expected):
+                        raise UpstreamError(f"upstream sent another range of {entry.path}")
+                async for chunk in response.aiter_bytes(chunk_size()):
+                    if skip:  # an upstream that ignored Range: drop what precedes `start`
+                        cut = min(skip, len(chunk))
+                        chunk, skip = chunk[cut:], skip - cut
+                    chunk = chunk[: stop - start - received]
+                    if chunk:
+                        received += len(chunk)
+                        yield chunk
+                    if received >= stop - start:
+                        break
         except httpx.HTTPError as exc:
             raise UpstreamError(f"upstream died while sending {entry.path}: {exc}") from exc
         if received != stop - start:
             raise UpstreamError(f"upstream sent {received} of {stop - start} bytes of {entry.path}")
 
     async def ready(self) -> None:
-        response = await self._get(f"{self.base_url}/healthz")
+        response = await self._get(f"{self.base_url}/healthz", None)
         if response.status_code >= 500:
             raise UpstreamError(f"upstream {self.base_url} unhealthy: {response.status_code}")
 

@@ -125,6 +125,11 @@ def _name_index() -> dict[str, str]:
     return index
 
 
+MAX_COUNTRY_TEXT = 80
+"""Longer than any country name or alias: longer input is refused before it is matched or
+cached (a 10 MB header would otherwise be kept by the cache and fuzzy-matched by difflib)."""
+
+
 @lru_cache(maxsize=4096)
 def _resolve(text: str) -> str | None:
     stripped = text.strip()
@@ -158,6 +163,8 @@ def normalize_country(text: object, field: str = "country") -> str:
     """The alpha-2 code for `text`; CountryError naming `field` and the input otherwise."""
     if not isinstance(text, str) or not text.strip():
         raise CountryError(field, repr(text) if not isinstance(text, str) else text)
+    if len(text) > MAX_COUNTRY_TEXT:
+        raise CountryError(field, text)
     code = _resolve(text)
     if code is None:
         raise CountryError(field, text, suggestions(text))

@@ -20,11 +20,16 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from gate.crypto.keys import Signer
 from gate.errors import GateError, InputError, NotFoundError
+from gate.hub.local import LocalStore
 from gate.hub.source import ModelSource
+from gate.names import is_opaque_id
+from gate.networks import Network
 from gate.server import api, dialect
+from gate.server.forwarded import ClientAddress
+from gate.server.limits import RateLimiter, RequestLimits, parse_json_body
 from gate.server.paths import parse_api, parse_resolve
 from gate.server.resolve import handle_resolve
-from gate.server.state import RECORDS_CONCURRENCY, ServerState
+from gate.server.state import RECORDS_CONCURRENCY, ServerState, log
 from gate.service.classifying import ModelFactsProvider
 from gate.service.gatekeeper import Gatekeeper
 from gate.service.snapshot import Sidecars
@@ -41,9 +46,12 @@ def create_app(
     signer: Signer | None = None,
     records_concurrency: int = RECORDS_CONCURRENCY,
     on_shutdown: Callable[[], None] | None = None,
+    trusted_proxies: tuple[Network, ...] = (),
+    answer_limiter: RateLimiter | None = None,
 ) -> FastAPI:
     """The gate's HTTP app. The gatekeeper's mode rules: in "shadow" it decides and records
-    but lets every byte through."""
+    but lets every byte through. Forwarded headers count only from `trusted_proxies`;
+    `answer_limiter` paces re-answers of an inquiry (default: 5 at once, then 10 a minute)."""
     mode = gatekeeper.mode
     state = ServerState(
         source=source,
@@ -71,10 +79,31 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.gate = state
+    answers_paced = answer_limiter or RateLimiter()
+    # Outermost first: the real client address, then the caps on what a request may make the
+    # gate hold, then cancellation when the client leaves.
+    app.add_middleware(RequestLimits, watch_disconnect=not isinstance(source, LocalStore))
+    app.add_middleware(ClientAddress, trusted=trusted_proxies)
 
     @app.exception_handler(GateError)
     async def _gate_error(request: Request, exc: GateError) -> Response:
-        return dialect.error_response(exc, request.method)
+        response = dialect.error_response(exc, request.method)
+        if response.status_code >= 500:
+            # A failed store or source must leave a trace: logged and counted (never silent).
+            state.metrics.count_error(response.status_code, type(exc).__name__)
+            log.error(
+                "request failed",
+                extra={
+                    "fields": {
+                        "status": response.status_code,
+                        "error": type(exc).__name__,
+                        "detail": dialect.ascii_line(str(exc)),
+                        "method": request.method,
+                        "path": dialect.ascii_line(request.url.path),
+                    }
+                },
+            )
+        return response
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -92,6 +121,8 @@ def create_app(
         except GateError as exc:
             problems.append(f"records: {exc}")
         if problems:
+            state.metrics.count_error(503, "NotReady")
+            log.error("not ready", extra={"fields": {"problems": problems}})
             return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
         return JSONResponse({"status": "ready", "source": source.name, "mode": mode})
 
@@ -113,17 +144,21 @@ def create_app(
     @app.get("/api/gate/receipts/{decision_id}")
     async def receipt(decision_id: str, request: Request) -> Response:
         caller = await state.authenticate(request)
+        if not is_opaque_id(decision_id):
+            raise NotFoundError("no receipt for that decision id")
         return JSONResponse(await run_in_threadpool(gatekeeper.receipt, caller, decision_id))
 
     @app.post("/api/gate/inquiries/{inquiry_id}/answers")
     async def answer_inquiry(inquiry_id: str, request: Request) -> Response:
         caller = await state.authenticate(request)
-        try:
-            answers: Any = await request.json()
-        except ValueError as exc:
-            raise InputError("body", "expected a JSON object of answers") from exc
+        if not is_opaque_id(inquiry_id):
+            raise NotFoundError("unknown inquiry")
+        answers: Any = parse_json_body(await request.body())
         if not isinstance(answers, dict):
             raise InputError("body", "expected a JSON object of answers")
+        # Each answer is a write and an audit entry: a recipient may not make the gate do
+        # them without end (429 with Retry-After).
+        answers_paced.take(caller.recipient_id, "answers to inquiries")
         result = await run_in_threadpool(gatekeeper.answer_inquiry, caller, inquiry_id, answers)
         return JSONResponse(result)
 

@@ -20,7 +20,11 @@ class BackgroundServer:
         self.port = self.sock.getsockname()[1]
         self.url = f"http://{host}:{self.port}"
         config = uvicorn.Config(
-            app, log_level="critical", lifespan="on", timeout_graceful_shutdown=1
+            app,
+            log_level="critical",
+            lifespan="on",
+            timeout_graceful_shutdown=1,
+            proxy_headers=False,  # as `gate serve`: forwarded headers are the app's to judge
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(

@@ -18,14 +18,30 @@ from typing import Any
 
 from starlette.responses import Response
 
-from gate.errors import AuthError, GateError, InputError, NotFoundError, StoreError, UpstreamError
+from gate.errors import (
+    AuthError,
+    GateError,
+    InputError,
+    NotFoundError,
+    RateLimited,
+    StoreError,
+    UpstreamBusy,
+    UpstreamError,
+)
 from gate.hub.source import EntryNotFound, RepoNotFound, RevisionNotFound
 from gate.server.paths import RangeNotSatisfiable
 from gate.service.gatekeeper import GateAnswer
 
+MAX_MESSAGE = 512
+"""Longest error line sent: messages quote only short excerpts of input, and this caps the
+rest (an over-long `X-Error-Message` breaks the client's header parsing)."""
+
 
 def ascii_line(text: str) -> str:
-    line = " ".join(str(text).split())
+    """One ASCII line of at most `MAX_MESSAGE` characters, no trailing period."""
+    line = " ".join(str(text)[: MAX_MESSAGE * 4].split())
+    if len(line) > MAX_MESSAGE:
+        line = line[: MAX_MESSAGE - 3] + "..."
     return line.encode("ascii", "replace").decode("ascii").rstrip(". ")
 
 
@@ -108,6 +124,9 @@ def error_response(exc: GateError, method: str) -> Response:
         return _response(401, message, method, headers={"WWW-Authenticate": "Bearer"})
     if isinstance(exc, StoreError):
         return _response(503, f"gate: records store unavailable, nothing served: {exc}", method)
+    if isinstance(exc, RateLimited | UpstreamBusy):
+        retry = str(max(1, round(exc.retry_after)))
+        return _response(exc.http_status, message, method, headers={"Retry-After": retry})
     if isinstance(exc, UpstreamError):
         return _response(502, message, method)
     return _response(exc.http_status, message, method)

@@ -22,6 +22,7 @@ class Metrics:
         self.decisions: Counter[str] = Counter()
         self.bytes_served = 0
         self.aborted = 0
+        self.errors: Counter[tuple[int, str]] = Counter()
         self._latency: dict[str, list[int]] = {}
         self._latency_sum: dict[str, float] = {}
         self._latency_count: Counter[str] = Counter()
@@ -33,6 +34,10 @@ class Metrics:
                 buckets[i] += 1
         self._latency_sum[route] = self._latency_sum.get(route, 0.0) + seconds
         self._latency_count[route] += 1
+
+    def count_error(self, status: int, kind: str) -> None:
+        """A 5xx answer (store or source failure, not ready), by status and error class."""
+        self.errors[(status, kind)] += 1
 
     def add_bytes(self, n: int) -> None:
         self.bytes_served += n
@@ -52,6 +57,12 @@ class Metrics:
             "# HELP gate_streams_aborted_total Responses cut (digest mismatch, source failure).",
             "# TYPE gate_streams_aborted_total counter",
             f"gate_streams_aborted_total {self.aborted}",
+            "# HELP gate_errors_total Failed requests (5xx) by status and error.",
+            "# TYPE gate_errors_total counter",
+            *(
+                f'gate_errors_total{{status="{status}",error="{kind}"}} {n}'
+                for (status, kind), n in sorted(self.errors.items())
+            ),
             "# HELP gate_request_seconds Time to response headers, by route.",
             "# TYPE gate_request_seconds histogram",
         ]

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from gate.errors import InputError
+from gate.errors import InputError, excerpt
 from gate.names import is_repo_segment
 
 
@@ -25,7 +25,7 @@ class RangeNotSatisfiable(InputError):
 
     def __init__(self, header: str, size: int) -> None:
         self.size = size
-        super().__init__("Range", f"cannot serve {header!r} of a {size}-byte file")
+        super().__init__("Range", f"cannot serve {excerpt(header)} of a {size}-byte file")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +39,10 @@ class HubPath:
 
 
 def _segment(raw: str) -> str:
-    text = unquote(raw, errors="strict")
+    try:
+        text = unquote(raw, errors="strict")
+    except UnicodeDecodeError:  # `%ff`: bytes that are not UTF-8 name nothing the gate serves
+        raise InputError("path", "percent-encoded bytes that are not UTF-8") from None
     if "\x00" in text:
         raise InputError("path", "NUL in path")
     return text
@@ -49,14 +52,14 @@ def _clean_file_path(parts: list[str]) -> str:
     decoded = "/".join(_segment(p) for p in parts)
     pieces = decoded.split("/")
     if not decoded or any(p in ("", ".", "..") or "\\" in p for p in pieces):
-        raise InputError("path", f"unacceptable file path {decoded!r}")
+        raise InputError("path", f"unacceptable file path {excerpt(decoded)}")
     return decoded
 
 
 def _repo(segments: list[str]) -> str:
     names = [_segment(s) for s in segments]
     if not all(is_repo_segment(n) for n in names):
-        raise InputError("repo_id", f"unacceptable repository name {'/'.join(names)!r}")
+        raise InputError("repo_id", f"unacceptable repository name {excerpt('/'.join(names))}")
     return "/".join(names)
 
 
@@ -93,7 +96,8 @@ def parse_api(raw_path: str) -> HubPath | None:
     raise InputError("path", "unknown API route")
 
 
-_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE_RE = re.compile(r"^bytes=([0-9]{0,19})-([0-9]{0,19})$")
+"""At most 19 digits a side (no file reaches 10^19 bytes); longer numbers are refused unparsed."""
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from gate.hub.local import LocalStore
 from gate.hub.source import ModelSource
 from gate.hub.upstream import UpstreamSource
+from gate.networks import Network
 from gate.server.app import create_app
 from gate.server.settings import ServeSettings
 from gate.service.build import Service, build_service
@@ -27,7 +28,12 @@ def build_source(settings: ServeSettings) -> ModelSource:
         return LocalStore(settings.store)
     assert settings.upstream is not None
     token = settings.upstream_token.get_secret_value() if settings.upstream_token else None
-    return UpstreamSource(settings.upstream, token)
+    return UpstreamSource(
+        settings.upstream,
+        token,
+        deadline=settings.upstream_deadline,
+        per_repo=settings.upstream_repo_concurrency,
+    )
 
 
 @dataclass
@@ -49,7 +55,13 @@ class Gate:
         self.service.close()
 
 
-def app_for(service: Service, source: ModelSource, *, tree_page_size: int = 1000) -> FastAPI:
+def app_for(
+    service: Service,
+    source: ModelSource,
+    *,
+    tree_page_size: int = 1000,
+    trusted_proxies: tuple[Network, ...] = (),
+) -> FastAPI:
     """The HTTP app in front of a built service."""
     return create_app(
         source,
@@ -63,6 +75,7 @@ def app_for(service: Service, source: ModelSource, *, tree_page_size: int = 1000
         # PostgreSQL waits on the network, so several threads overlap.
         records_concurrency=1 if service.store.dialect == "sqlite" else 4,
         on_shutdown=service.shutdown,
+        trusted_proxies=trusted_proxies,
     )
 
 
@@ -70,7 +83,13 @@ def build_gate(settings: ServeSettings, source: ModelSource | None = None) -> Ga
     """The whole proxy over the records store named by the settings."""
     source = source or build_source(settings)
     service = build_service(settings, source)
-    return Gate(app_for(service, source, tree_page_size=settings.tree_page_size), service)
+    app = app_for(
+        service,
+        source,
+        tree_page_size=settings.tree_page_size,
+        trusted_proxies=settings.trusted_networks,
+    )
+    return Gate(app, service)
 
 
 def app_from_environment() -> FastAPI:

@@ -79,6 +79,31 @@ def translate_error(exc: Exception, url: URL) -> StoreError:
     return StoreError(f"database error ({_where(url)}): {first_line}")
 
 
+def _spoils_connections(exc: Exception) -> bool:
+    """Whether the pool's connections may be stuck in the state that failed.
+
+    SQLite opens a connection read-only when the file is not writable at that moment and keeps
+    it read-only for good; a PostgreSQL connection to a server that became a standby stays
+    read-only too; a connection that met a full disk may hold a spoiled page cache. Kept in the
+    pool, such connections would fail every later write after the fault is fixed (holds kept
+    answering 503 until a restart), so they are all discarded and the next use opens fresh ones.
+    """
+    detail = str(getattr(exc, "orig", None) or exc).lower()
+    return any(
+        word in detail
+        for word in (
+            "readonly",
+            "read-only",
+            "read only",
+            "disk is full",
+            "no space left",
+            "disk full",
+            "unable to open database",
+            "disk i/o error",
+        )
+    )
+
+
 def _is_connection_error(exc: Exception) -> bool:
     if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
         return True
@@ -193,9 +218,17 @@ class Store:
         try:
             yield
         except sa_exc.SQLAlchemyError as exc:
+            self._heal(exc)
             raise translate_error(exc, self.url) from None
         except self._driver_error as exc:
+            self._heal(exc)
             raise translate_error(exc, self.url) from None
+
+    def _heal(self, exc: Exception) -> None:
+        """After a read-only or full-disk fault, open fresh connections from the next use on."""
+        if _spoils_connections(exc):
+            # Checked-in connections are closed now; checked-out ones when they are returned.
+            self.engine.dispose()
 
     @property
     def _driver_error(self) -> type[Exception]:
@@ -203,9 +236,20 @@ class Store:
         return error
 
     def ping(self) -> None:
-        """Readiness: raise StoreError when the database cannot answer a query."""
-        with self.read() as conn:
-            conn.execute(text("SELECT 1")).scalar_one()
+        """Readiness: raise StoreError unless the database can be written right now.
+
+        `SELECT 1` answers on a read-only file and on a full disk, so the probe writes: inside
+        a savepoint that is rolled back it creates a table and stores 64 KiB (new pages, as an
+        audit append needs), then it commits a no-op update of the schema version row (a real
+        commit: the write lock, the journal, the disk). Nothing changes in the records.
+        """
+        blob = "BYTEA" if self.dialect == "postgresql" else "BLOB"
+        with self.write() as conn:
+            probe = conn.begin_nested()
+            conn.execute(text(f"CREATE TABLE gate_ready_probe (pad {blob})"))
+            conn.execute(text("INSERT INTO gate_ready_probe VALUES (:pad)"), {"pad": bytes(65536)})
+            probe.rollback()
+            conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
 
     def _drop_writer(self) -> None:
         writer, self._writer = self._writer, None

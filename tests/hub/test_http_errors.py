@@ -54,3 +54,9 @@ def test_entry_not_found_carries_the_commit() -> None:
         response(404, **{"X-Error-Code": "EntryNotFound", "X-Repo-Commit": "b" * 40}), "f"
     )
     assert isinstance(error, EntryNotFound) and error.commit == "b" * 40
+
+
+def test_a_hubs_long_message_is_quoted_short() -> None:
+    """A broken or hostile hub's message is not passed on whole in the gate's own errors."""
+    error = hub_error(response(500, **{"X-Error-Message": "m" * 100_000}), "org/m@main")
+    assert error is not None and len(str(error)) < 400

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from huggingface_hub import hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError
+from sqlalchemy import event
 
 from gate.core.values import ModelFacts
-from gate.errors import UpstreamError
+from gate.errors import StoreError, UpstreamError
 from gate.hub.local import LocalStore
 from gate.hub.source import FileEntry, Resolved
 from gate.hub.upstream import UpstreamSource
 from gate.server.app import create_app
+from gate.store import recipients
+from gate.store.db import open_store
 from tests.server.conftest import (
     Repos,
     ServerThread,
@@ -160,3 +166,98 @@ def test_health_and_metrics(gate: ServerThread) -> None:
     text = httpx.get(f"{gate.url}/metrics").text
     assert 'gate_decisions_total{verdict="allow"} 1' in text
     assert 'gate_request_seconds_count{route="resolve_head"} 1' in text
+
+
+# -- store faults heal without a restart (issue 11 item 5) ----------------------------------
+
+# Each pragma leaves a SQLite connection the way a fault leaves it, for as long as it lives:
+# `query_only` as a connection opened while the file was not writable ("attempt to write a
+# readonly database"), `max_page_count` as one that met a full disk ("database or disk is full").
+EPISODES = {
+    "read-only": lambda conn: conn.execute("PRAGMA query_only = ON"),
+    "full disk": lambda conn: conn.execute(
+        f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0]}"
+    ),
+}
+
+
+class Captured(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.mark.parametrize("episode", sorted(EPISODES))
+def test_a_store_fault_heals_without_a_restart_and_readiness_tells_the_truth(
+    gate: ServerThread, keeper: StoreKeeper, episode: str
+) -> None:
+    hold = f"{gate.url}/lab/mystery/resolve/main/model.safetensors"
+    allow = f"{gate.url}/open/small/resolve/main/model.safetensors"
+    assert httpx.get(hold, headers=ACME).status_code == 403
+    assert httpx.get(f"{gate.url}/readyz").status_code == 200
+    engine = keeper.store.engine
+    spoil = EPISODES[episode]
+
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        spoil(dbapi_conn)
+
+    captured = Captured()
+    logging.getLogger("gate.server").addHandler(captured)
+    # The episode: from now on every connection is opened in the faulty state.
+    event.listen(engine, "connect", on_connect)
+    engine.dispose()
+    try:
+        for url in (hold, allow, hold):
+            assert httpx.get(url, headers=ACME).status_code == 503
+        ready = httpx.get(f"{gate.url}/readyz")
+        assert ready.status_code == 503, ready.text  # SELECT 1 would still answer
+    finally:
+        event.remove(engine, "connect", on_connect)
+        logging.getLogger("gate.server").removeHandler(captured)
+    # The fault is fixed (no restart, no dispose by anyone but the gate itself).
+    statuses = [httpx.get(hold, headers=ACME).status_code for _ in range(4)]
+    assert statuses[-2:] == [403, 403], statuses
+    assert statuses.count(503) <= 1, statuses
+    assert httpx.get(allow, headers=ACME).status_code == 200
+    assert httpx.get(f"{gate.url}/readyz").status_code == 200
+    # Every 503 left a log line and a count.
+    failed = [r for r in captured.records if getattr(r, "fields", {}).get("status") == 503]
+    assert len(failed) >= 3
+    metrics = httpx.get(f"{gate.url}/metrics").text
+    counted = re.search(r'gate_errors_total\{status="503",error="StoreError"\} (\d+)', metrics)
+    assert counted is not None and int(counted.group(1)) >= 3
+    assert 'gate_errors_total{status="503",error="NotReady"}' in metrics
+
+
+def test_readiness_writes_and_heals_on_either_database(database_url: str) -> None:
+    """A read-only database (a PostgreSQL standby after a failover, a read-only SQLite file)
+    is not ready, and is ready again once writable, on the same store object."""
+    store = open_store(database_url)
+    store.ping()
+    read_only = (
+        "SET default_transaction_read_only = on"
+        if store.dialect == "postgresql"
+        else "PRAGMA query_only = ON"
+    )
+
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute(read_only)
+        cursor.close()
+        if store.dialect == "postgresql":
+            dbapi_conn.commit()
+
+    event.listen(store.engine, "connect", on_connect)
+    store.engine.dispose()
+    try:
+        assert recipients.list_all(store) == []  # reading still works: only writing fails
+        with pytest.raises(StoreError, match="read-only"):
+            store.ping()
+    finally:
+        event.remove(store.engine, "connect", on_connect)
+    store.ping()  # no dispose by the test: the gate discarded the read-only connections
+    recipients.add(store, "acme", actor="t", name="Acme")
+    store.close()
