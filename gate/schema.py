@@ -1,16 +1,16 @@
 """The public request JSON (README, "Request JSON"): parsed strictly, converted to core values.
 
-Pydantic lives here at the edge; the core sees only frozen values with alpha-2 country codes.
-Every error names the field as a dotted path (`recipient.ultimate_parent.headquarters`).
+Validation (a pydantic-core shape, gate.rules.shape) lives here at the edge; the core sees only
+frozen values with alpha-2 country codes. Every error names the field as a dotted path
+(`recipient.ultimate_parent.headquarters`).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import core_schema as cs
 
 from gate.core.values import (
     SELF,
@@ -26,95 +26,117 @@ from gate.core.values import (
 from gate.errors import GateError, InputError
 from gate.model_codec import model_facts_to_dict
 from gate.rules.countries import normalize_country
+from gate.rules.shape import ValidationError, checked, field, record, validator
+
+_TEXT = cs.str_schema()
+_NAME = cs.str_schema(min_length=1)
+_TEXTS = cs.list_schema(_TEXT)
+_MAYBE_TEXT = cs.nullable_schema(_TEXT)
+_FLAG = cs.bool_schema()
+_DAY = cs.date_schema()
+_SCREENING = cs.nullable_schema(cs.literal_schema(["clear", "possible_match", "match"]))
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+def _non_negative(value: float | None) -> float | None:
+    if value is not None and value < 0:
+        raise ValueError(f"must not be negative, got {value:g}")
+    return value
 
 
-class ComputeIn(_Strict):
-    low: float | None = None
-    high: float | None = None
-    central: float | None = None
-    operations: float | None = None
-    method: str | None = None
-    evidence: list[str] = []
-
-    @field_validator("low", "high", "central", "operations")
-    @classmethod
-    def _non_negative(cls, value: float | None) -> float | None:
-        if value is not None and value < 0:
-            raise ValueError(f"must not be negative, got {value:g}")
-        return value
-
-
-class ModelIn(_Strict):
-    repo_id: str = Field(min_length=1)
-    revision: str | None = None
-    commit: str | None = None
-    designated: bool = False
-    designation_reason: str | None = None
-    published: bool | None = None
-    publication_evidence: str | None = None
-    training_compute: ComputeIn | None = None
-    less_capable_than_published: bool = False
-    declaration_id: str | None = None
-
-
-ScreeningIn = Literal["clear", "possible_match", "match"]
-
-
-class PartyIn(_Strict):
-    name: str = Field(min_length=1)
-    headquarters: str | None = None
-    screening: ScreeningIn | None = None
-
-
-class AttestationIn(_Strict):
-    valid_until: date
-    valid_from: date | None = None
-
-
-class RecipientIn(_Strict):
-    name: str = Field(min_length=1)
-    id: str | None = None
-    headquarters: str | None = None
-    ultimate_parent: PartyIn | Literal["self"] | None = None
-    security_attestation: AttestationIn | None = None
-    screening: ScreeningIn | None = None
-
-
-class InquiryIn(_Strict):
-    status: Literal["open", "completed", "rejected"]
-    declared_destinations: list[str] = []
-    id: str | None = None
-
-
-class LicenseIn(_Strict):
-    number: str = Field(min_length=1)
-    recipient: str = Field(min_length=1)
-    models: list[str] = Field(min_length=1)
-    destinations: list[str] = Field(min_length=1)
-    valid_until: date
-    valid_from: date | None = None
-
-
-class RequestIn(_Strict):
-    date: date
-    model: ModelIn
-    recipient: RecipientIn
-    destination: str | None = None
-    file: str | None = None
-    trained_on_operator_infrastructure: bool = False
-    inquiry: InquiryIn | None = None
-    licenses: list[LicenseIn] = []
+_AMOUNT = checked(_non_negative, cs.nullable_schema(cs.float_schema(allow_inf_nan=False)))
+_COMPUTE = record(
+    "ComputeIn",
+    {
+        "low": field(_AMOUNT, None),
+        "high": field(_AMOUNT, None),
+        "central": field(_AMOUNT, None),
+        "operations": field(_AMOUNT, None),
+        "method": field(_MAYBE_TEXT, None),
+        "evidence": field(_TEXTS, factory=list),
+    },
+)
+_MODEL = record(
+    "ModelIn",
+    {
+        "repo_id": field(_NAME),
+        "revision": field(_MAYBE_TEXT, None),
+        "commit": field(_MAYBE_TEXT, None),
+        "designated": field(_FLAG, False),
+        "designation_reason": field(_MAYBE_TEXT, None),
+        "published": field(cs.nullable_schema(_FLAG), None),
+        "publication_evidence": field(_MAYBE_TEXT, None),
+        "training_compute": field(cs.nullable_schema(_COMPUTE), None),
+        "less_capable_than_published": field(_FLAG, False),
+        "declaration_id": field(_MAYBE_TEXT, None),
+    },
+)
+_PARTY = record(
+    "PartyIn",
+    {
+        "name": field(_NAME),
+        "headquarters": field(_MAYBE_TEXT, None),
+        "screening": field(_SCREENING, None),
+    },
+)
+_ATTESTATION = record(
+    "AttestationIn",
+    {"valid_until": field(_DAY), "valid_from": field(cs.nullable_schema(_DAY), None)},
+)
+_RECIPIENT = record(
+    "RecipientIn",
+    {
+        "name": field(_NAME),
+        "id": field(_MAYBE_TEXT, None),
+        "headquarters": field(_MAYBE_TEXT, None),
+        "ultimate_parent": field(
+            cs.nullable_schema(cs.union_schema([_PARTY, cs.literal_schema([SELF])])), None
+        ),
+        "security_attestation": field(cs.nullable_schema(_ATTESTATION), None),
+        "screening": field(_SCREENING, None),
+    },
+)
+_INQUIRY = record(
+    "InquiryIn",
+    {
+        "status": field(cs.literal_schema(["open", "completed", "rejected"])),
+        "declared_destinations": field(_TEXTS, factory=list),
+        "id": field(_MAYBE_TEXT, None),
+    },
+)
+_LICENSE = record(
+    "LicenseIn",
+    {
+        "number": field(_NAME),
+        "recipient": field(_NAME),
+        "models": field(cs.list_schema(_TEXT, min_length=1)),
+        "destinations": field(cs.list_schema(_TEXT, min_length=1)),
+        "valid_until": field(_DAY),
+        "valid_from": field(cs.nullable_schema(_DAY), None),
+    },
+)
+_REQUEST = validator(
+    record(
+        "RequestIn",
+        {
+            "date": field(_DAY),
+            "model": field(_MODEL),
+            "recipient": field(_RECIPIENT),
+            "destination": field(_MAYBE_TEXT, None),
+            "file": field(_MAYBE_TEXT, None),
+            "trained_on_operator_infrastructure": field(_FLAG, False),
+            "inquiry": field(cs.nullable_schema(_INQUIRY), None),
+            "licenses": field(cs.list_schema(_LICENSE), factory=list),
+        },
+    )
+)
+"""The request JSON's shape: every field, its type and default; unknown fields are errors."""
 
 
 def _country(value: str | None, field: str) -> str | None:
     return None if value is None else normalize_country(value, field)
 
 
-def _compute(value: ComputeIn | None) -> ComputeInterval:
+def _compute(value: Any) -> ComputeInterval:
     if value is None:
         return ComputeInterval()
     method = value.method if value.method is not None else "request"
@@ -130,7 +152,7 @@ def _compute(value: ComputeIn | None) -> ComputeInterval:
         raise InputError(f"model.{exc.field}", exc.problem) from None
 
 
-def to_request(parsed: RequestIn) -> TransferRequest:
+def to_request(parsed: Any) -> TransferRequest:
     """Convert a validated request to core values, normalising every country."""
     r = parsed.recipient
     parent: Party | Literal["self"] | None
@@ -139,7 +161,6 @@ def to_request(parsed: RequestIn) -> TransferRequest:
     elif r.ultimate_parent == SELF:
         parent = SELF
     else:
-        assert isinstance(r.ultimate_parent, PartyIn)
         parent = Party(
             r.ultimate_parent.name,
             _country(r.ultimate_parent.headquarters, "recipient.ultimate_parent.headquarters"),
@@ -226,7 +247,7 @@ def parse_request(data: Any) -> TransferRequest:
     if not isinstance(data, dict):
         raise InputError("request", "expected a JSON object")
     try:
-        parsed = RequestIn.model_validate(data)
+        parsed = _REQUEST(data)
     except ValidationError as exc:
         raise _validation_message(exc) from None
     return to_request(parsed)

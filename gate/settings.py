@@ -39,6 +39,7 @@ from pydantic_settings import (
 
 from gate.errors import InputError
 from gate.networks import Network, parse_networks
+from gate.screening import DEFAULT_MAX_LIST_AGE_DAYS, DEFAULT_THRESHOLD
 
 ENV_PREFIX = "GATE_"
 CONFIG_ENV = "GATE_CONFIG"
@@ -139,7 +140,26 @@ class Settings(BaseSettings):
         default=None, description="Passphrase of the signing key (never logged)."
     )
     ruleset: Path | None = Field(
-        default=None, description="Ruleset TOML to decide under; default: the shipped one."
+        default=None,
+        description="One ruleset TOML to decide under, as a set of one (GATE_RULESETS names a "
+        "set; not both).",
+    )
+    rulesets: list[Path] | None = Field(
+        default=None,
+        description="The ruleset set to decide under, in order (GATE_RULESETS as a JSON list of "
+        "TOML paths); default: the shipped set, ai-diffusion-2025 then ear-embargoes.",
+    )
+    screening_threshold: float = Field(
+        default=DEFAULT_THRESHOLD,
+        ge=0,
+        le=100,
+        description="Restricted-party screening: a name scoring this much (0-100) is a hit.",
+    )
+    screening_max_age_days: int = Field(
+        default=DEFAULT_MAX_LIST_AGE_DAYS,
+        ge=0,
+        description="A screening list older than this many days is reported as stale "
+        "(`gate serve` start-up, `gate screening status`).",
     )
     trusted_declarer_keys: list[Path] = Field(
         default_factory=list,
@@ -168,6 +188,16 @@ class Settings(BaseSettings):
             super().__init__(**values)
         except ValidationError as exc:
             raise _input_error(exc) from exc
+        if self.ruleset is not None and self.rulesets is not None:
+            raise InputError(
+                "rulesets",
+                "both GATE_RULESET and GATE_RULESETS are set: name the set in GATE_RULESETS only "
+                "(or one file in GATE_RULESET)",
+            )
+        if self.rulesets is not None and not self.rulesets:
+            raise InputError(
+                "rulesets", "GATE_RULESETS is an empty list: name at least one ruleset TOML"
+            )
 
     @classmethod
     def settings_customise_sources(
@@ -186,6 +216,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'gate.db'}"
+
+    @property
+    def ruleset_paths(self) -> list[Path] | None:
+        """The ruleset files to decide under, in order; None: the shipped set."""
+        if self.rulesets:
+            return list(self.rulesets)
+        return None if self.ruleset is None else [self.ruleset]
 
     @property
     def effective_key_dir(self) -> Path:

@@ -1,9 +1,12 @@
-"""Opening what the settings name: the signing key and the records store (CLI and server alike)."""
+"""Opening what the settings name: the signing key, the records store and the ruleset set (CLI and
+server alike)."""
 
 from __future__ import annotations
 
+from gate.core.ruleset_set import RulesetSet
 from gate.crypto.keys import KeyRing, Signer
 from gate.errors import SignatureError
+from gate.rules.loader import load_ruleset_set
 from gate.settings import Settings
 from gate.store.db import CheckpointPolicy, Store, open_store
 
@@ -41,3 +44,9 @@ def open_records(
         ),
         sqlite_synchronous=settings.sqlite_synchronous,
     )
+
+
+def ruleset_set(settings: Settings) -> RulesetSet:
+    """The ruleset set the settings name: GATE_RULESETS, GATE_RULESET as a set of one, else the
+    shipped set. RulesetError when a file is unreadable or invalid."""
+    return load_ruleset_set(settings.ruleset_paths)

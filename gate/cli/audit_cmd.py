@@ -149,6 +149,15 @@ def audit_show(
             ("file", request.get("file")),
             ("destination", request.get("destination")),
             ("ruleset", f"{decision['ruleset']['id']} {decision['ruleset']['sha256'][:12]}"),
+        ]
+        # Decisions under a set keep each ruleset's own answer (older entries: the one above).
+        items += [
+            (f"ruleset {i + 1}", f"{r['id']} {r['sha256'][:12]}: {r['verdict']} ({r['basis']})")
+            for i, r in enumerate(decision.get("rulesets") or ())
+        ]
+        items += [
+            ("procedure", decision.get("procedure_version") or None),
+            ("screening", _screening(request["recipient"])),
             ("license used", decision.get("license_used")),
             ("inquiry", payload.get("inquiry_id")),
         ]
@@ -160,6 +169,16 @@ def audit_show(
             if k not in ("kind", "recorded_at")
         ]
     fields(f"audit entry {entry.seq}", items)
+
+
+def _screening(recipient: dict[str, Any]) -> str | None:
+    """The request's restricted-party screening statuses, e.g. "recipient match, parent clear"."""
+    parent = recipient.get("ultimate_parent")
+    shown = [("recipient", recipient.get("screening"))]
+    if isinstance(parent, dict):
+        shown.append(("parent", parent.get("screening")))
+    text = ", ".join(f"{who} {status or 'not screened'}" for who, status in shown)
+    return text if any(status for _, status in shown) else None
 
 
 _CSV_COLUMNS = [
@@ -275,7 +294,10 @@ def report_command(
 
 def replay_command(
     ruleset: list[Path] | None = typer.Option(
-        None, "--ruleset", help="Ruleset TOML of the set (repeat; default: the shipped set)."
+        None,
+        "--ruleset",
+        help="Ruleset TOML of the set (repeat; default: the server's set, GATE_RULESETS, "
+        "else the shipped set).",
     ),
     since: str | None = typer.Option(None, "--since", help="Date or date-time (UTC)."),
     as_json: bool = JSON_OPTION,
@@ -283,7 +305,7 @@ def replay_command(
 ) -> None:
     """Re-decide recorded requests under another ruleset; list what would change (read-only)."""
     moment = parse_since(since)
-    rules = load_ruleset_set(ruleset)
+    rules = load_ruleset_set(ruleset or Settings().ruleset_paths)
     with cli_store(db) as store:
         result = replay.replay(store, rules, since=moment)
     if as_json:

@@ -1,20 +1,26 @@
-"""`gate decide REQUEST.json`: one decision from a request file, for a compliance officer."""
+"""`gate decide REQUEST.json`: one decision from a request file, for a compliance officer.
+
+`decide` is the command itself; `gate.cli.main` calls it directly for the common command lines
+(no typer), and `register` adds it to the typer application for everything else.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import typer
-from rich.markup import escape
-
-from gate.cli.output import print_json, stdout
+from gate.cli.output import Styled, print_json, write_styled
 from gate.core.questions import Question
 from gate.core.ruleset_set import decide_all
 from gate.core.values import Decision, Verdict
 from gate.errors import InputError
 from gate.rules.loader import load_ruleset_set
 from gate.schema import parse_request_json
+
+if TYPE_CHECKING:
+    import typer
 
 EXIT_CODES = {
     Verdict.ALLOW: 0,
@@ -45,40 +51,37 @@ def read_input(path: str) -> tuple[bytes, str]:
         raise InputError(path, f"cannot read: {exc.strerror}") from None
 
 
-def render_decision(decision: Decision) -> None:
-    out = stdout()
-    colour = _COLOURS[decision.verdict]
-    out.print(
-        f"[bold {colour}]{decision.verdict.value.upper()}[/]  "
-        f"basis: [bold]{decision.basis.value}[/]"
-    )
+def decision_lines(decision: Decision) -> list[Styled]:
+    """The human form of a decision: verdict, reasons with citations, questions, rulesets."""
+    lines: list[Styled] = [
+        [
+            (decision.verdict.value.upper(), f"bold {_COLOURS[decision.verdict]}"),
+            ("  basis: ", ""),
+            (decision.basis.value, "bold"),
+        ]
+    ]
     for reason in decision.reasons:
-        out.print(f"  - {escape(reason.text)}")
-        out.print(f"    [dim]{escape(reason.citation)}[/]")
+        lines.append([(f"  - {reason.text}", "")])
+        lines.append([("    ", ""), (reason.citation, "dim")])
     if decision.questions:
-        out.print("  To decide, the gate needs to know:")
-        for code in decision.questions:
-            out.print(f"  ? {escape(Question(code).text)}")
+        lines.append([("  To decide, the gate needs to know:", "")])
+        lines += [[(f"  ? {Question(code).text}", "")] for code in decision.questions]
     if decision.license_used:
-        out.print(f"  license used: {escape(decision.license_used)}")
+        lines.append([(f"  license used: {decision.license_used}", "")])
     for own in decision.rulesets:
-        out.print(
-            f"[dim]ruleset {escape(own.id)} sha256:{own.sha256[:16]}…: "
-            f"{own.verdict.value} ({own.basis.value})[/]"
-        )
-    out.print(f"[dim]procedure {decision.procedure_version}[/]")
+        verdict = f"{own.verdict.value} ({own.basis.value})"
+        lines.append([(f"ruleset {own.id} sha256:{own.sha256[:16]}…: {verdict}", "dim")])
+    lines.append([(f"procedure {decision.procedure_version}", "dim")])
+    return lines
 
 
-def decide_command(
-    request: str = typer.Argument(..., help="Request JSON file, or - for standard input."),
-    ruleset: list[Path] | None = typer.Option(
-        None,
-        "--ruleset",
-        help="Ruleset TOML; repeat for a set, most restrictive wins (default: the shipped set).",
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
-) -> int:
-    """Decide one transfer. Exit 0 allow, 10 license_required, 11 deny, 12 hold, 2 bad input."""
+def render_decision(decision: Decision) -> None:
+    write_styled(decision_lines(decision))
+
+
+def decide(request: str, ruleset: Sequence[Path] | None, as_json: bool) -> int:
+    """Decide the request in file `request` ("-": stdin) under `ruleset` (default: the shipped
+    set), print the decision, and return its exit code."""
     rules = load_ruleset_set(ruleset)
     data, source = read_input(request)
     decision = decide_all(parse_request_json(data, source), rules)
@@ -90,4 +93,19 @@ def decide_command(
 
 
 def register(app: typer.Typer) -> None:
+    import typer
+
+    def decide_command(
+        request: str = typer.Argument(..., help="Request JSON file, or - for standard input."),
+        ruleset: list[Path] | None = typer.Option(
+            None,
+            "--ruleset",
+            help="Ruleset TOML; repeat for a set, most restrictive wins "
+            "(default: the shipped set).",
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
+    ) -> int:
+        """Decide one transfer. Exit 0 allow, 10 license_required, 11 deny, 12 hold, 2 bad input."""
+        return decide(request, ruleset, as_json)
+
     app.command("decide")(decide_command)

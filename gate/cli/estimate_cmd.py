@@ -34,8 +34,9 @@ from gate.core.ruleset import Ruleset
 from gate.crypto.keys import load_public_keys
 from gate.errors import InputError, SignatureError
 from gate.rules.loader import resolve_ruleset
-from gate.service.build import known_models
+from gate.service.build import classification_ruleset, known_models
 from gate.service.classifying import classify_target
+from gate.wiring import ruleset_set
 
 PRECISIONS = ("bf16", "fp16", "fp8", "fp32", "tf32", "int8", "fp4")
 
@@ -98,10 +99,13 @@ def _trusted_keys(extra: list[Path]) -> dict[str, ec.EllipticCurvePublicKey]:
 
 
 def _ruleset(path: Path | None) -> Ruleset:
-    """`--ruleset`, else the one the server decides under (GATE_RULESET), else the shipped one."""
+    """`--ruleset`, else the 4E091 ruleset of the server's set (GATE_RULESETS or GATE_RULESET),
+    else the shipped one."""
     from gate.settings import Settings
 
-    return resolve_ruleset(path if path is not None else Settings().ruleset)
+    if path is not None:
+        return resolve_ruleset(path)
+    return classification_ruleset(ruleset_set(Settings()))
 
 
 def _classify(

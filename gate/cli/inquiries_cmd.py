@@ -19,9 +19,11 @@ from gate.cli.records_common import (
     parse_date,
     table,
 )
+from gate.cli.screening_cmd import screen_after_change
 from gate.core.questions import Question
 from gate.errors import InputError
-from gate.store import inquiries
+from gate.store import inquiries, recipients
+from gate.store.recipients import RecipientRecord
 
 inquiries_app = typer.Typer(help="Questions a hold asks, answers, review.", no_args_is_help=True)
 
@@ -167,6 +169,17 @@ def inquiries_answer(
     _print(record, as_json)
 
 
+def _screened_fields(record: RecipientRecord) -> tuple[str | None, ...]:
+    """What screening reads of a recipient: its name and headquarters, its parent's."""
+    return (
+        record.name,
+        record.headquarters,
+        record.parent_kind,
+        record.parent_name,
+        record.parent_headquarters,
+    )
+
+
 def _review(
     inquiry_id: str,
     note: str,
@@ -177,9 +190,15 @@ def _review(
     as_json: bool,
 ) -> None:
     with cli_store(db) as store:
+        who = inquiries.get(store, inquiry_id).recipient_id
+        before = _screened_fields(recipients.get(store, who))
         record = inquiries.review(
             store, inquiry_id, approve=approve, reviewer=actor(by), note=note, version=version
         )
+        if _screened_fields(recipients.get(store, who)) != before:
+            # The approved answers changed the recipient (name, headquarters, parent): screen
+            # it again, as `gate recipients update` does, before its next download.
+            screen_after_change(store, who, actor(by))
     if as_json:
         print_json(record.to_dict())
         return
@@ -191,8 +210,11 @@ def _review(
     if approve and not record.recipient_changes:
         out.print(f"recipient {record.recipient_id}: record unchanged", markup=False)
     for name, change in record.recipient_changes.items():
-        before, after = json.dumps(change["from"]), json.dumps(change["to"])
-        out.print(f"recipient {record.recipient_id}: {name} {before} -> {after}", markup=False)
+        before_text, after_text = json.dumps(change["from"]), json.dumps(change["to"])
+        out.print(
+            f"recipient {record.recipient_id}: {name} {before_text} -> {after_text}",
+            markup=False,
+        )
 
 
 @inquiries_app.command("approve")

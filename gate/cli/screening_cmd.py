@@ -25,7 +25,6 @@ from gate.cli.records_common import (
     table,
 )
 from gate.errors import InputError
-from gate.screening import DEFAULT_MAX_LIST_AGE_DAYS, DEFAULT_THRESHOLD
 from gate.screening.lists import parse_file
 from gate.settings import Settings
 from gate.store import screening
@@ -38,9 +37,8 @@ screening_app = typer.Typer(
 
 
 def threshold() -> float:
-    """The match threshold: GATE_SCREENING_THRESHOLD when the settings carry it, else default."""
-    value = getattr(Settings(), "screening_threshold", None)
-    return DEFAULT_THRESHOLD if value is None else float(value)
+    """The match threshold: GATE_SCREENING_THRESHOLD (default 88)."""
+    return Settings().screening_threshold
 
 
 def screen_after_change(store: Store, recipient_id: str, by: str) -> None:
@@ -222,15 +220,19 @@ def review_cmd(
 
 @screening_app.command("status")
 def status_cmd(
-    max_age_days: int = typer.Option(
-        DEFAULT_MAX_LIST_AGE_DAYS, "--max-age-days", min=0, help="Older lists are stale."
+    max_age_days: int | None = typer.Option(
+        None,
+        "--max-age-days",
+        min=0,
+        help="Older lists are stale (default: GATE_SCREENING_MAX_AGE_DAYS, 30).",
     ),
     as_json: bool = JSON_OPTION,
     db: str | None = DB_OPTION,
 ) -> None:
     """Whether screening is on and how old the list is."""
     with cli_store(db) as store:
-        current = screening.state(store, datetime.now(UTC).date(), max_age_days=max_age_days)
+        age = Settings().screening_max_age_days if max_age_days is None else max_age_days
+        current = screening.state(store, datetime.now(UTC).date(), max_age_days=age)
     if as_json:
         print_json(current.to_dict())
         return

@@ -1,8 +1,13 @@
-"""`gate serve`: the Hugging Face-compatible proxy on uvicorn."""
+"""`gate serve`: the Hugging Face-compatible proxy on uvicorn.
+
+At start it prints the rulesets it decides under and warns when restricted-party screening is off
+(no list imported) or the list is older than GATE_SCREENING_MAX_AGE_DAYS.
+"""
 
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -29,8 +34,10 @@ def serve(
     """Serve models to the unmodified huggingface_hub client, deciding every transfer."""
     import uvicorn
 
+    from gate.cli.output import stderr
     from gate.server.metrics import configure_json_logging
     from gate.server.serve import build_gate
+    from gate.service.build import startup_lines
 
     settings = load_serve_settings(
         config,
@@ -45,6 +52,8 @@ def serve(
         },
     )
     gate = build_gate(settings)  # fails here, once, on a missing key or an unreachable store
+    for line in startup_lines(gate.service, settings, datetime.now(UTC).date()):
+        stderr().print(line, markup=False)
     configure_json_logging(settings.log_level)
     if settings.workers > 1:
         gate.close()

@@ -31,6 +31,7 @@ from gate.compute.declaration import parse_declaration, sign_declaration
 from gate.compute.pipeline import DECLARATION_FILE
 from gate.core.canonical import sha256_hex
 from gate.crypto.keys import KeyRing
+from gate.demo.parties import refuse_another_list, seed_screening
 from gate.hub.layout import write_snapshot
 from gate.server.settings import ServeSettings
 from gate.store import credentials, models, recipients
@@ -95,6 +96,13 @@ RECIPIENTS = (
     ),
     DemoRecipient("jakarta", "Jakarta Data PT", "ID", "self", "ID"),
     DemoRecipient("shenzhen", "Shenzhen Vision Co", "CN", "self", "CN"),
+    # -- beyond 4E091 (the ear-embargoes ruleset, screening: gate/demo/parties.py) --
+    # Iran is comprehensively embargoed: even a closed model below the threshold is denied.
+    DemoRecipient("tehran", "Tehran Vision Co", "IR", "self", "IR"),
+    # On the demo's screening list; the demo officer confirms the hit.
+    DemoRecipient("orion", "Orion Photonics LLC", "AE", "self", "AE"),
+    # Every destination in the United States, parent in the US: a domestic transfer.
+    DemoRecipient("hudson", "Hudson Robotics Inc", "US", ("Hudson Holdings Inc", "US"), "US"),
 )
 
 
@@ -260,7 +268,8 @@ def build_world(workdir: Path, database_url: str | None = None) -> DemoWorld:
 
 def seed_records(world: DemoWorld, store: Store) -> None:
     """Add the demo recipients (ids unique per run, so a shared database can host many runs),
-    their tokens, and which models the operator trained for whom."""
+    their tokens, which models the operator trained for whom, and their screening."""
+    refuse_another_list(store, date.today())  # before adding anything to such records
     run = secrets.token_hex(3)
     until = date.today() + timedelta(days=365)
     for r in RECIPIENTS:
@@ -291,4 +300,11 @@ def seed_records(world: DemoWorld, store: Store) -> None:
         reason="released to the public under apache-2.0, ungated",
         published=True,
         publication_evidence="https://huggingface.co/open-lab/open-tiny (the demo's release page)",
+    )
+    seed_screening(
+        store,
+        world.workdir,
+        world.recipient_ids,
+        threshold=world.settings.screening_threshold,
+        today=date.today(),
     )

@@ -1,21 +1,25 @@
 """Turn what a person typed for a country into an ISO 3166-1 alpha-2 code, or say why not.
 
-Accepts alpha-2 and alpha-3 codes, official, common and short names (via pycountry), the
+Accepts alpha-2 and alpha-3 codes, official, common and short names (pycountry's data), the
 aliases people actually write (USA, UK, South Korea, Burma, DRC, Macao, Ivory Coast, ...), and
 ISO 3166-2 region codes (`UA-43` Crimea), which stay region codes: a ruleset may name a region.
 Anything that does not resolve to exactly one country is a CountryError naming the input and the
 closest matches; nothing is guessed.
+
+The data is pycountry's own ISO 3166 databases (the iso-codes JSON files it ships), read here
+directly: `import pycountry` looks up its distribution's version through importlib.metadata,
+which alone costs more than `gate decide`'s whole start-up budget. Lookups are case-insensitive
+as pycountry's `get` is; subdivisions (ISO 3166-2, ~0.5 MB) load only when a region code is asked.
 """
 
 from __future__ import annotations
 
-import difflib
+import json
 import re
 import unicodedata
 from functools import lru_cache
-from typing import Any
-
-import pycountry
+from importlib.util import find_spec
+from pathlib import Path
 
 from gate.errors import CountryError
 
@@ -111,14 +115,66 @@ def _key(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", ascii_only.casefold()).strip()
 
 
+def _database_file(name: str) -> Path:
+    """One of pycountry's ISO database files."""
+    spec = find_spec("pycountry")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("pycountry is not installed")
+    return Path(next(iter(spec.submodule_search_locations)), "databases", name)
+
+
+@lru_cache(maxsize=1)
+def _countries() -> list[dict[str, str]]:
+    entries: list[dict[str, str]] = json.loads(_database_file("iso3166-1.json").read_bytes())[
+        "3166-1"
+    ]
+    return entries
+
+
+@lru_cache(maxsize=2)
+def _by(key: str) -> dict[str, dict[str, str]]:
+    """Countries by the lower-cased value of `key` (alpha_2 or alpha_3)."""
+    return {c[key].lower(): c for c in _countries()}
+
+
+@lru_cache(maxsize=1)
+def _subdivision_text() -> bytes:
+    return _database_file("iso3166-2.json").read_bytes()
+
+
+@lru_cache(maxsize=256)
+def _subdivision(code: str) -> dict[str, str] | None:
+    """The ISO 3166-2 entry for `code` (any case), or None.
+
+    Found by its `"code"` key in the file's text and only that entry decoded: decoding all
+    ~5,000 entries would cost a tenth of `gate decide`'s start-up. ISO 3166-2 codes are upper
+    case; an entry that does not decode to this code is not found (fail closed).
+    """
+    text = _subdivision_text()
+    wanted = code.upper()
+    found = re.search(rb'"code":\s*"' + re.escape(wanted.encode()) + rb'"', text)
+    if found is None:
+        return None
+    start, end = text.rfind(b"{", 0, found.start()), text.find(b"}", found.end())
+    try:
+        entry: dict[str, str] = json.loads(text[start : end + 1])
+    except ValueError:
+        return None
+    return entry if entry.get("code") == wanted else None
+
+
+def _country(alpha_2: str) -> dict[str, str] | None:
+    return _by("alpha_2").get(alpha_2.lower())
+
+
 @lru_cache(maxsize=1)
 def _name_index() -> dict[str, str]:
     index: dict[str, str] = {}
-    for country in pycountry.countries:
+    for country in _countries():
         for attr in ("name", "official_name", "common_name"):
-            value = getattr(country, attr, None)
+            value = country.get(attr)
             if value:
-                index[_key(value)] = country.alpha_2
+                index[_key(value)] = country["alpha_2"]
     index.update(_ALIASES)
     for name in _AMBIGUOUS:
         index.pop(name, None)
@@ -136,18 +192,20 @@ def _resolve(text: str) -> str | None:
     if "-" in stripped and stripped[:2].isalpha() and stripped[2:3] == "-":
         return _region(stripped.upper())
     if len(stripped) == 2 and stripped.isalpha():
-        found = pycountry.countries.get(alpha_2=stripped.upper())
+        found = _country(stripped)
         if found is not None:
-            return str(found.alpha_2)
+            return found["alpha_2"]
     if len(stripped) == 3 and stripped.isalpha():
-        found = pycountry.countries.get(alpha_3=stripped.upper())
+        found = _by("alpha_3").get(stripped.lower())
         if found is not None:
-            return str(found.alpha_2)
+            return found["alpha_2"]
     return _name_index().get(_key(stripped))
 
 
 def suggestions(text: str, limit: int = 3) -> tuple[str, ...]:
     """The closest country names to `text`, as "Name (CC)"."""
+    import difflib  # only an error needs it: not on every start-up
+
     index = _name_index()
     close = difflib.get_close_matches(_key(text), list(index), n=limit * 3, cutoff=0.6)
     seen: list[str] = []
@@ -171,31 +229,24 @@ def normalize_country(text: object, field: str = "country") -> str:
     return code
 
 
-def _subdivision(code: str) -> Any:
-    try:
-        return pycountry.subdivisions.get(code=code)  # type: ignore[no-untyped-call]
-    except (KeyError, LookupError):
-        return None
-
-
 def _region(code: str) -> str | None:
     found = _subdivision(code)
-    return None if found is None else str(found.code)
+    return None if found is None else found["code"]
 
 
 def country_name(code: str) -> str:
     """A readable name for an alpha-2 or region code (the code itself when unknown)."""
     if "-" in code:
         region = _subdivision(code)
-        return code if region is None else f"{region.name}, {country_name(code[:2])}"
-    found = pycountry.countries.get(alpha_2=code)
+        return code if region is None else f"{region['name']}, {country_name(code[:2])}"
+    found = _country(code)
     if found is None:
         return code
-    return str(getattr(found, "common_name", None) or found.name)
+    return found.get("common_name") or found["name"]
 
 
 def is_country_code(code: str) -> bool:
-    return len(code) == 2 and pycountry.countries.get(alpha_2=code) is not None
+    return len(code) == 2 and _country(code) is not None
 
 
 def is_place_code(code: str) -> bool:

@@ -2,56 +2,58 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field, StrictBool, ValidationError, field_validator
+from pydantic_core import core_schema as cs
 
 from gate.core.canonical import canonical_sha256
 from gate.core.embargoes import EMBARGO_PROVISIONS, EmbargoRuleset
 from gate.core.ruleset import Provision, Source
 from gate.errors import RulesetError
 from gate.rules.parts import (
-    ParameterFilesIn,
-    ProvisionIn,
-    SourceIn,
-    Strict,
+    DAY,
+    PARAMETER_FILES,
+    PROVISIONS,
+    SOURCES,
+    TEXT,
     check_places,
+    file_rules,
     first_error,
 )
+from gate.rules.shape import ValidationError, checked, field, record, validator
 
-
-class _Dates(Strict):
-    effective: date
-
-
-class _Embargoed(Strict):
-    note: str = ""
-    places: list[str] = Field(min_length=1)
-
-    @field_validator("places")
-    @classmethod
-    def _codes(cls, value: list[str]) -> list[str]:
-        return check_places(value)
-
-
-class _EmbargoFile(Strict):
-    id: str = Field(min_length=1)
-    procedure: Literal["ear-embargoes"]
-    title: str
-    status_note: str
-    block_published: StrictBool = False
-    require_screening: StrictBool = False
-    dates: _Dates
-    sources: list[SourceIn] = Field(min_length=1)
-    embargoed: _Embargoed
-    provisions: dict[str, ProvisionIn]
-    parameter_files: ParameterFilesIn
+_STRICT_BOOL = cs.bool_schema(strict=True)
+_EMBARGO_FILE = validator(
+    record(
+        "_EmbargoFile",
+        {
+            "id": field(cs.str_schema(min_length=1)),
+            "procedure": field(cs.literal_schema(["ear-embargoes"])),
+            "title": field(TEXT),
+            "status_note": field(TEXT),
+            "block_published": field(_STRICT_BOOL, False),
+            "require_screening": field(_STRICT_BOOL, False),
+            "dates": field(record("_Dates", {"effective": field(DAY)})),
+            "sources": field(SOURCES),
+            "embargoed": field(
+                record(
+                    "_Embargoed",
+                    {
+                        "note": field(TEXT, ""),
+                        "places": field(checked(check_places, cs.list_schema(TEXT, min_length=1))),
+                    },
+                )
+            ),
+            "provisions": field(PROVISIONS),
+            "parameter_files": field(PARAMETER_FILES),
+        },
+    )
+)
 
 
 def parse_embargo_ruleset(data: dict[str, Any], path: str) -> EmbargoRuleset:
     try:
-        parsed = _EmbargoFile.model_validate(data)
+        parsed = _EMBARGO_FILE(data)
     except ValidationError as exc:
         raise first_error(path, exc) from None
     missing = [key for key in EMBARGO_PROVISIONS if key not in parsed.provisions]
@@ -66,7 +68,7 @@ def parse_embargo_ruleset(data: dict[str, Any], path: str) -> EmbargoRuleset:
         effective=parsed.dates.effective,
         embargoed=frozenset(parsed.embargoed.places),
         provisions={k: Provision(v.citation, v.title) for k, v in parsed.provisions.items()},
-        files=parsed.parameter_files.build(),
+        files=file_rules(parsed.parameter_files),
         block_published=parsed.block_published,
         require_screening=parsed.require_screening,
     )

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Sequence
-from datetime import date
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic_core import core_schema as cs
 
 from gate.core.canonical import canonical_sha256
 from gate.core.ruleset import (
@@ -35,13 +33,17 @@ from gate.errors import RulesetError
 from gate.rules.countries import is_country_code
 from gate.rules.embargo_loader import parse_embargo_ruleset
 from gate.rules.parts import (
-    ParameterFilesIn,
-    ProvisionIn,
-    SourceIn,
-    Strict,
-    check_places,
+    DAY,
+    PARAMETER_FILES,
+    PLACES,
+    PROVISIONS,
+    SOURCES,
+    TEXT,
+    TEXTS,
+    file_rules,
     first_error,
 )
+from gate.rules.shape import ValidationError, checked, field, record, validator
 
 DEFAULT_RULESET = "ai-diffusion-2025.toml"
 SHIPPED_SET = ("ai-diffusion-2025.toml", "ear-embargoes.toml")
@@ -61,90 +63,109 @@ REQUIRED_PROVISIONS = (
     "domestic_transfer",
 )
 
-_Strict = Strict
+
+def _territories(value: list[str]) -> list[str]:
+    for code in value:
+        if not is_country_code(code):
+            raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 code")
+    return value
 
 
-class _Dates(_Strict):
-    published: date
-    effective: date
-    compliance: date
-    security_compliance: date
-    in_force_until: date | None = None
-
-
-class _Threshold(_Strict):
-    operations: float = Field(gt=0)
-
-
-class _Frontier(_Strict):
-    published_operations: float | None = Field(default=None, gt=0)
-
-
-class _Group(_Strict):
-    name: str
-    tier: str
-    article_group: str
-    note: str = ""
-    countries: list[str] = Field(default_factory=list)
-
-    @field_validator("countries")
-    @classmethod
-    def _codes(cls, value: list[str]) -> list[str]:
-        return check_places(value)
-
-
-class _Groups(_Strict):
-    allied: _Group
-    embargoed: _Group
-    other: _Group
-
-
-class _UnitedStates(_Strict):
-    territories: list[str] = Field(default_factory=list)
-
-    @field_validator("territories")
-    @classmethod
-    def _codes(cls, value: list[str]) -> list[str]:
-        for code in value:
-            if not is_country_code(code):
-                raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-2 code")
-        return value
-
-
-class _Compute(_Strict):
-    max_plausible_tokens: float = Field(gt=0)
-    max_plausible_tokens_note: str
-    disagreement_factor: float = Field(gt=1)
-    implausibly_low_factor: float = Field(gt=0, le=1)
-
-
-class _Designated(_Strict):
-    repo_id: str
-    reason: str
-    source: str | None = None
-
-
-class _OpenLicense(_Strict):
-    id: str
-    note: str
-
-
-class _RulesetFile(_Strict):
-    id: str = Field(min_length=1)
-    procedure: Literal["4e091"] = "4e091"
-    title: str
-    status_note: str
-    dates: _Dates
-    sources: list[SourceIn] = Field(min_length=1)
-    threshold: _Threshold
-    frontier: _Frontier = _Frontier()
-    groups: _Groups
-    united_states: _UnitedStates = _UnitedStates()
-    provisions: dict[str, ProvisionIn]
-    parameter_files: ParameterFilesIn
-    compute: _Compute
-    designated: list[_Designated] = Field(default_factory=list)
-    open_licenses: list[_OpenLicense] = Field(default_factory=list)
+_GROUP = record(
+    "_Group",
+    {
+        "name": field(TEXT),
+        "tier": field(TEXT),
+        "article_group": field(TEXT),
+        "note": field(TEXT, ""),
+        "countries": field(PLACES, factory=list),
+    },
+)
+_RULESET_FILE = validator(
+    record(
+        "_RulesetFile",
+        {
+            "id": field(cs.str_schema(min_length=1)),
+            "procedure": field(cs.literal_schema(["4e091"]), "4e091"),
+            "title": field(TEXT),
+            "status_note": field(TEXT),
+            "dates": field(
+                record(
+                    "_Dates",
+                    {
+                        "published": field(DAY),
+                        "effective": field(DAY),
+                        "compliance": field(DAY),
+                        "security_compliance": field(DAY),
+                        "in_force_until": field(cs.nullable_schema(DAY), None),
+                    },
+                )
+            ),
+            "sources": field(SOURCES),
+            "threshold": field(
+                record(
+                    "_Threshold", {"operations": field(cs.float_schema(gt=0, allow_inf_nan=False))}
+                )
+            ),
+            "frontier": field(
+                record(
+                    "_Frontier",
+                    {
+                        "published_operations": field(
+                            cs.nullable_schema(cs.float_schema(gt=0, allow_inf_nan=False)), None
+                        )
+                    },
+                ),
+                None,
+            ),
+            "groups": field(
+                record(
+                    "_Groups",
+                    {"allied": field(_GROUP), "embargoed": field(_GROUP), "other": field(_GROUP)},
+                )
+            ),
+            "united_states": field(
+                record(
+                    "_UnitedStates",
+                    {"territories": field(checked(_territories, TEXTS), factory=list)},
+                ),
+                None,
+            ),
+            "provisions": field(PROVISIONS),
+            "parameter_files": field(PARAMETER_FILES),
+            "compute": field(
+                record(
+                    "_Compute",
+                    {
+                        "max_plausible_tokens": field(cs.float_schema(gt=0, allow_inf_nan=False)),
+                        "max_plausible_tokens_note": field(TEXT),
+                        "disagreement_factor": field(cs.float_schema(gt=1, allow_inf_nan=False)),
+                        "implausibly_low_factor": field(
+                            cs.float_schema(gt=0, le=1, allow_inf_nan=False)
+                        ),
+                    },
+                )
+            ),
+            "designated": field(
+                cs.list_schema(
+                    record(
+                        "_Designated",
+                        {
+                            "repo_id": field(TEXT),
+                            "reason": field(TEXT),
+                            "source": field(cs.nullable_schema(TEXT), None),
+                        },
+                    )
+                ),
+                factory=list,
+            ),
+            "open_licenses": field(
+                cs.list_schema(record("_OpenLicense", {"id": field(TEXT), "note": field(TEXT)})),
+                factory=list,
+            ),
+        },
+    )
+)
 
 
 def parse_any_ruleset(data: dict[str, Any], path: str = "<ruleset>") -> AnyRuleset:
@@ -157,7 +178,7 @@ def parse_any_ruleset(data: dict[str, Any], path: str = "<ruleset>") -> AnyRules
 def parse_ruleset(data: dict[str, Any], path: str = "<ruleset>") -> Ruleset:
     """Validate parsed TOML and build the 4E091 Ruleset; RulesetError names key and problem."""
     try:
-        parsed = _RulesetFile.model_validate(data)
+        parsed = _RULESET_FILE(data)
     except ValidationError as exc:
         raise first_error(path, exc) from None
 
@@ -189,7 +210,9 @@ def parse_ruleset(data: dict[str, Any], path: str = "<ruleset>") -> Ruleset:
         security_compliance=parsed.dates.security_compliance,
         in_force_until=parsed.dates.in_force_until,
         threshold_operations=parsed.threshold.operations,
-        published_frontier_operations=parsed.frontier.published_operations,
+        published_frontier_operations=None
+        if parsed.frontier is None
+        else parsed.frontier.published_operations,
         allied=allied,
         embargoed=embargoed,
         group_labels={
@@ -204,8 +227,10 @@ def parse_ruleset(data: dict[str, Any], path: str = "<ruleset>") -> Ruleset:
             ),
         },
         provisions={k: Provision(v.citation, v.title) for k, v in parsed.provisions.items()},
-        files=parsed.parameter_files.build(),
-        us_territories=frozenset(parsed.united_states.territories),
+        files=file_rules(parsed.parameter_files),
+        us_territories=frozenset(
+            () if parsed.united_states is None else parsed.united_states.territories
+        ),
         designated=tuple(Designation(d.repo_id, d.reason, d.source) for d in parsed.designated),
         open_licenses=tuple(OpenLicense(o.id, o.note) for o in parsed.open_licenses),
         compute=ComputeRules(
@@ -244,13 +269,18 @@ def load_any_ruleset(path: str | Path) -> AnyRuleset:
     return parse_any_ruleset(_read(path), str(path))
 
 
+_HERE = Path(__file__).parent
+"""The shipped ruleset files sit next to this module (package data; importlib.resources would
+cost a tenth of `gate decide`'s start-up to say the same)."""
+
+
 def default_ruleset_path() -> Path:
-    return Path(str(resources.files("gate.rules").joinpath(DEFAULT_RULESET)))
+    return _HERE / DEFAULT_RULESET
 
 
 def shipped_ruleset_paths() -> tuple[Path, ...]:
     """The files of the shipped set, in order."""
-    return tuple(Path(str(resources.files("gate.rules").joinpath(n))) for n in SHIPPED_SET)
+    return tuple(_HERE / n for n in SHIPPED_SET)
 
 
 @lru_cache(maxsize=1)

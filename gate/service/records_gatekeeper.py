@@ -1,13 +1,13 @@
 """The gatekeeper `gate serve` runs: credentials, facts, decision and audit from the records store.
 
 Per request, in this order (fail closed at every step): the token names a recipient; the
-recipient's records, licenses, inquiry and the operator's word on the model build the decision's
-inputs; the pure decision decides; a decision under a capped license is settled against the cap
-in the same transaction as its audit entry (a transfer that counts takes one, an exhausted cap
-takes the license away and the request is decided again); an allowed parameter file gets a
-signed receipt; the decision, with its inputs and the receipt, is appended to the audit chain.
-Only an appended decision returns an answer; any store failure raises StoreError and the server
-sends no byte.
+recipient's records, licenses, inquiry, screening status and the operator's word on the model
+build the decision's inputs; the pure decision decides under the ruleset set (most restrictive
+wins); a decision under a capped license is settled against the cap in the same transaction as
+its audit entry (a transfer that counts takes one, an exhausted cap takes the license away and
+the request is decided again); an allowed parameter file gets a signed receipt; the decision,
+with its inputs and the receipt, is appended to the audit chain. Only an appended decision
+returns an answer; any store failure raises StoreError and the server sends no byte.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gate.core.decide import decide
-from gate.core.ruleset import Ruleset
+from gate.core.ruleset_set import AnyRuleset, RulesetSet, decide_all
 from gate.core.values import Decision, ModelFacts, TransferRequest
 from gate.crypto.keys import Signer
 from gate.errors import InputError, NotFoundError
@@ -51,7 +50,7 @@ class StoreGatekeeper:
     def __init__(
         self,
         store: Store,
-        ruleset: Ruleset,
+        rulesets: RulesetSet | AnyRuleset,
         *,
         signer: Signer | None,
         mode: Mode = "enforce",
@@ -61,7 +60,7 @@ class StoreGatekeeper:
         if mode not in ("enforce", "shadow"):
             raise InputError("mode", f"expected enforce or shadow, got {mode!r}")
         self.store = store
-        self.ruleset = ruleset
+        self.rulesets = rulesets if isinstance(rulesets, RulesetSet) else RulesetSet((rulesets,))
         self.signer = signer
         self.mode: Mode = mode
         self.clock = clock
@@ -77,7 +76,8 @@ class StoreGatekeeper:
         )
 
     def is_parameters(self, path: str) -> bool:
-        return self.ruleset.is_parameters(path)
+        """Parameters when any ruleset of the set says so."""
+        return self.rulesets.is_parameters(path)
 
     def check(self, ctx: TransferContext) -> GateAnswer:
         now = self.clock()
@@ -118,13 +118,13 @@ class StoreGatekeeper:
         decision, entry = record_transfer(
             self.store,
             request,
-            decide(request, self.ruleset),
+            decide_all(request, self.rulesets),
             meta,
             self.mode,
             decision_id=decision_id,
             extra=extra,
             counted=ctx.counts_transfer,
-            redecide=lambda changed: decide(changed, self.ruleset),
+            redecide=lambda changed: decide_all(changed, self.rulesets),
         )
         answer = answer_from_decision(
             decision_id,

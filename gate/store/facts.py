@@ -1,8 +1,11 @@
-"""Assembling a decision's inputs from the records: recipient, licenses, inquiry, model facts.
+"""Assembling a decision's inputs from the records: recipient, screening, licenses, inquiry,
+model facts.
 
 The proxy knows the file, the commit and the classifiers' facts; everything about the recipient
-and the operator's word on the model comes from here. Nothing is filled in by guess: an unknown
-headquarters or parent stays unknown and the decision asks.
+(its restricted-party screening status and its parent's included) and the operator's word on the
+model comes from here. Nothing is filled in by guess: an unknown headquarters or parent stays
+unknown and the decision asks; a party never screened (or screened under another name or
+country) has no screening status.
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from gate.core.values import ModelFacts, TransferRequest
-from gate.store import inquiries, licenses, models, recipients
+from gate.core.values import ModelFacts, Party, Recipient, TransferRequest
+from gate.screening.status import Status
+from gate.store import inquiries, licenses, models, recipients, screening
 from gate.store.db import Store
 from gate.store.recipients import RecipientRecord
 
@@ -29,6 +33,18 @@ def choose_destination(asked: str | None, record: RecipientRecord) -> tuple[str 
     if asked == record.default_destination or asked in record.destinations:
         return asked, None
     return None, f"X-Gate-Destination {asked} is not a registered destination of {record.name}"
+
+
+def screened(recipient: Recipient, own: Status | None, parent: Status | None) -> Recipient:
+    """The recipient with its own and its ultimate parent's screening status (None: none).
+
+    A recipient that is its own parent carries one status (the core reads it for both); an
+    unknown parent has none to carry.
+    """
+    parent_party = recipient.ultimate_parent
+    if isinstance(parent_party, Party):
+        parent_party = replace(parent_party, screening=parent)
+    return replace(recipient, screening=own, ultimate_parent=parent_party)
 
 
 def build_request(
@@ -90,11 +106,12 @@ def build_transfer(
         inquiry = inquiries.latest_for(conn, record.id, repo_id)
         trained = models.trained_for_in(conn, repo_id, record.id)
         facts = models.fold_in(conn, base)
+        own_status, parent_status = screening.statuses_in(conn, record)
     chosen, note = choose_destination(destination, record)
     request = TransferRequest(
         date=day,
         model=facts,
-        recipient=record.to_core(),
+        recipient=screened(record.to_core(), own_status, parent_status),
         destination=chosen,
         file=file,
         trained_on_operator_infrastructure=trained,

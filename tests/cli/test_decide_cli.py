@@ -120,6 +120,15 @@ def with_change(path: list[str], value: object) -> str:
             "recipient.ultimate_parent.screening:",
         ),
         (with_change(["destination"], "UA-99"), "destination: unknown or ambiguous country"),
+        # Python's json reads NaN and Infinity; a compute bound that is not a number is no bound.
+        (
+            with_change(["model", "training_compute"], {"low": 1e20, "high": float("nan")}),
+            "model.training_compute.high: Input should be a finite number",
+        ),
+        (
+            with_change(["model", "training_compute"], {"low": float("inf")}),
+            "model.training_compute.low: Input should be a finite number",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(

@@ -81,6 +81,16 @@ def write(tmp_path: Path, text: str) -> Path:
             "greater than 0",
         ),
         (
+            lambda s: s.replace("operations = 1e26", "operations = inf"),
+            "threshold.operations",
+            "finite",
+        ),
+        (
+            lambda s: s.replace("operations = 1e26", "operations = nan"),
+            "threshold.operations",
+            "finite",
+        ),
+        (
             lambda s: s.replace("compliance = 2025-05-15", 'compliance = "soon"'),
             "dates.compliance",
             "date",

@@ -43,6 +43,13 @@ EXPECTED = {
     ("jakarta", FRONTIER): ("license_required", "license_required"),
     ("shenzhen", FRONTIER): ("deny", "presumption_of_denial"),
     ("shenzhen", "acme/closed-small"): ("allow", "below_threshold"),
+    # Beyond 4E091 (the ear-embargoes ruleset of the shipped set, restricted-party screening).
+    ("tehran", "open-lab/open-tiny"): ("allow", "published"),
+    ("tehran", "acme/closed-small"): ("deny", "comprehensive_embargo"),
+    ("tehran", FRONTIER): ("deny", "presumption_of_denial"),
+    ("orion", "acme/closed-small"): ("deny", "restricted_party"),
+    ("orion", FRONTIER): ("deny", "restricted_party"),
+    ("hudson", FRONTIER): ("allow", "domestic_transfer"),
 }
 
 
