@@ -44,10 +44,16 @@ __all__ = [
 
 
 def get_entry(store: Store, key: str) -> AuditEntry:
-    """An entry by sequence number or by the decision id it records; NotFoundError otherwise."""
+    """An entry by sequence number or by the decision id it records; NotFoundError otherwise.
+
+    Keys come from clients (receipt lookups): anything that cannot be a sequence number or a
+    ref (too long, a number past 64 bits) is simply not found, never a database error.
+    """
+    if len(key) > 64 or (key.isdigit() and int(key) >= 2**63):
+        raise NotFoundError(f"no audit entry {key[:64]!r}")
     with store.read() as conn:
         query = select(audit_entries)
-        if key.isdigit():
+        if key.isascii() and key.isdigit():
             query = query.where(audit_entries.c.seq == int(key))
         else:
             query = query.where(audit_entries.c.ref == key)

@@ -206,3 +206,9 @@ def test_checkpoint_after_minutes_without_enough_entries(
         seqs = [r[0] for r in conn.execute(text("SELECT seq FROM audit_checkpoints"))]
     assert seqs == [3]
     assert audit.verify_chain(store, signer.public_keys).ok
+
+
+def test_lookup_keys_from_clients_are_not_found_never_a_database_error(store: Store) -> None:
+    for key in ("9" * 30, "1" * 19, "x" * 500, "dec_" + "f" * 200, "١٢٣"):
+        with pytest.raises(NotFoundError):
+            audit.get_entry(store, key)
