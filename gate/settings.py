@@ -123,6 +123,11 @@ class Settings(BaseSettings):
     audit_checkpoint_minutes: float = Field(
         default=10.0, gt=0, description="... or when this many minutes passed since the last one."
     )
+    audit_witness_dir: Path | None = Field(
+        default=None,
+        description="A directory (ideally on another machine or medium) that receives every "
+        "audit checkpoint as a line appended to audit-checkpoints.jsonl as it is made.",
+    )
     sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
         default="NORMAL",
         description="SQLite durability. NORMAL (WAL): a committed entry survives a killed process "

@@ -38,7 +38,9 @@ def open_records(
         database_url or settings.effective_database_url,
         signer=signer,
         checkpoints=CheckpointPolicy(
-            every=settings.audit_checkpoint_every, minutes=settings.audit_checkpoint_minutes
+            every=settings.audit_checkpoint_every,
+            minutes=settings.audit_checkpoint_minutes,
+            witness_dir=settings.audit_witness_dir,
         ),
         sqlite_synchronous=settings.sqlite_synchronous,
     )

@@ -13,10 +13,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from gate.cli.output import print_json, stdout
 from gate.cli.records_common import DB_OPTION, JSON_OPTION, cli_store, fields, parse_since, table
-from gate.errors import InputError
+from gate.errors import InputError, NotFoundError
 from gate.rules.loader import load_ruleset_set
 from gate.settings import Settings
-from gate.store import audit, replay, report
+from gate.store import audit, replay, report, verify
+from gate.store.chain import checkpoint_now, latest_checkpoint
 
 audit_app = typer.Typer(help="The tamper-evident record of decisions.", no_args_is_help=True)
 
@@ -31,6 +32,20 @@ def _public_keys(paths: list[Path] | None) -> dict[str, ec.EllipticCurvePublicKe
     return ring.public_keys() if ring.initialized else None
 
 
+def _saved(paths: list[Path] | None) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for path in paths or []:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError("checkpoint", f"cannot read {path}: {exc}") from None
+        try:
+            out += verify.parse_saved_checkpoints(text, str(path))
+        except ValueError as exc:
+            raise InputError("checkpoint", str(exc)) from None
+    return out
+
+
 @audit_app.command("verify")
 def audit_verify(
     public_key: list[Path] | None = typer.Option(
@@ -38,28 +53,63 @@ def audit_verify(
         "--public-key",
         help="PEM public key that signs checkpoints (repeat); default: the gate's key ring.",
     ),
+    checkpoint: list[Path] | None = typer.Option(
+        None,
+        "--checkpoint",
+        help="A checkpoint saved outside the database (`gate audit checkpoint --out`, or the "
+        "witness file); repeat. The chain must still hold everything it covered.",
+    ),
     as_json: bool = JSON_OPTION,
     db: str | None = DB_OPTION,
 ) -> None:
     """Recompute the chain. Exit 0 when intact, 1 when broken (naming the first broken entry)."""
     keys = _public_keys(public_key)
+    saved = _saved(checkpoint)
     with cli_store(db) as store:
-        result = audit.verify_chain(store, keys)
+        result = verify.verify_chain(store, keys, saved=saved)
     if as_json:
         print_json(result.to_dict())
     else:
         out = stdout()
         if result.ok:
             signed = "verified" if result.checkpoints_signature_checked else "NOT checked (no key)"
+            held = f"; holds {result.saved_checkpoints} saved checkpoint(s)" if saved else ""
             out.print(
                 f"intact: {result.entries} entries, {result.checkpoints} checkpoints "
-                f"(signatures {signed})",
+                f"(signatures {signed}){held}",
                 markup=False,
             )
         else:
             out.print(f"BROKEN at entry {result.first_broken}: {result.problem}", markup=False)
     if not result.ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    output: Path | None = typer.Option(
+        None, "--out", "-o", help="File to write (default: stdout); keep it outside the database."
+    ),
+    db: str | None = DB_OPTION,
+) -> None:
+    """Write the latest signed checkpoint (signing one at the head first when the key is
+    available) for an auditor or a witness: `gate audit verify --checkpoint FILE` later proves
+    the chain still holds everything it covered."""
+    with cli_store(db) as store:
+        checkpoint_now(store)
+        latest = latest_checkpoint(store)
+    if latest is None:
+        raise NotFoundError("no signed checkpoint yet (the gate's key signs them: set up the key)")
+    line = json.dumps(latest, sort_keys=True, separators=(",", ":")) + "\n"
+    if output is None:
+        sys.stdout.write(line)
+        return
+    try:
+        output.write_text(line, encoding="utf-8")
+    except OSError as exc:
+        raise InputError("out", f"cannot write {output}: {exc.strerror}") from None
+    seq = json.loads(latest["payload"])["seq"]
+    stdout().print(f"checkpoint of entry {seq} written to {output}", markup=False)
 
 
 @audit_app.command("show")

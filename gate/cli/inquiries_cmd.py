@@ -28,23 +28,45 @@ from gate.store.recipients import RecipientRecord
 inquiries_app = typer.Typer(help="Questions a hold asks, answers, review.", no_args_is_help=True)
 
 
-def _print(record: inquiries.InquiryRecord, as_json: bool) -> None:
+def _print(
+    record: inquiries.InquiryRecord,
+    as_json: bool,
+    answers: dict[str, Any] | None = None,
+    version: int | None = None,
+) -> None:
+    """The inquiry; `answers`/`version`: an older version of the answers instead of the latest."""
     data = record.to_dict()
+    if answers is not None:
+        data["answers"], data["shown_version"] = answers, version
     if as_json:
         print_json(data)
         return
-    answers = record.answers or {}
+    if answers is None:
+        answers, version = dict(record.answers or {}), record.answers_version
     items: list[tuple[str, Any]] = [
         ("recipient", record.recipient_id),
         ("model", record.repo_id),
         ("status", record.status),
         ("opened", record.opened_at),
+        (
+            "answers version",
+            "-"
+            if version is None
+            else f"{version} of {record.answers_version}"
+            + (
+                " (changed after the first submission)" if (record.answers_version or 0) > 1 else ""
+            ),
+        ),
     ]
     for q in data["questions"]:
         answer = answers.get(q["id"], "(not answered)")
         items.append((q["label"], json.dumps(answer) if not isinstance(answer, str) else answer))
     if record.reviewed_by:
-        items += [("reviewed by", record.reviewed_by), ("note", record.review_note)]
+        items += [
+            ("reviewed by", record.reviewed_by),
+            ("reviewed version", record.reviewed_version),
+            ("note", record.review_note),
+        ]
     fields(f"inquiry {record.id}", items)
 
 
@@ -70,15 +92,23 @@ def inquiries_list(
     )
 
 
+VERSION_OPTION = typer.Option(
+    None, "--version", min=1, help="A version of the answers (default: the latest)."
+)
+
+
 @inquiries_app.command("show")
 def inquiries_show(
     inquiry_id: str = typer.Argument(..., metavar="ID"),
+    version: int | None = VERSION_OPTION,
     as_json: bool = JSON_OPTION,
     db: str | None = DB_OPTION,
 ) -> None:
-    """Show an inquiry: its questions and answers."""
+    """Show an inquiry: its questions and answers, with the answers' version."""
     with cli_store(db) as store:
-        _print(inquiries.get(store, inquiry_id), as_json)
+        record = inquiries.get(store, inquiry_id)
+        older = None if version is None else inquiries.answers_version(store, inquiry_id, version)
+    _print(record, as_json, older, version)
 
 
 @inquiries_app.command("answer")
@@ -150,38 +180,75 @@ def _screened_fields(record: RecipientRecord) -> tuple[str | None, ...]:
     )
 
 
-def _review(inquiry_id: str, note: str, by: str | None, db: str | None, approve: bool) -> None:
+def _review(
+    inquiry_id: str,
+    note: str,
+    by: str | None,
+    db: str | None,
+    approve: bool,
+    version: int | None,
+    as_json: bool,
+) -> None:
     with cli_store(db) as store:
         who = inquiries.get(store, inquiry_id).recipient_id
         before = _screened_fields(recipients.get(store, who))
-        record = inquiries.review(store, inquiry_id, approve=approve, reviewer=actor(by), note=note)
+        record = inquiries.review(
+            store, inquiry_id, approve=approve, reviewer=actor(by), note=note, version=version
+        )
         if _screened_fields(recipients.get(store, who)) != before:
             # The approved answers changed the recipient (name, headquarters, parent): screen
             # it again, as `gate recipients update` does, before its next download.
             screen_after_change(store, who, actor(by))
-    stdout().print(f"inquiry {record.id}: {record.status}", markup=False)
+    if as_json:
+        print_json(record.to_dict())
+        return
+    out = stdout()
+    out.print(
+        f"inquiry {record.id}: {record.status} (answers version {record.reviewed_version})",
+        markup=False,
+    )
+    if approve and not record.recipient_changes:
+        out.print(f"recipient {record.recipient_id}: record unchanged", markup=False)
+    for name, change in record.recipient_changes.items():
+        before_text, after_text = json.dumps(change["from"]), json.dumps(change["to"])
+        out.print(
+            f"recipient {record.recipient_id}: {name} {before_text} -> {after_text}",
+            markup=False,
+        )
 
 
 @inquiries_app.command("approve")
 def inquiries_approve(
     inquiry_id: str = typer.Argument(..., metavar="ID"),
     note: str = typer.Option(..., "--note"),
+    version: int | None = typer.Option(
+        None,
+        "--version",
+        min=1,
+        help="The answers version you reviewed (required once the answers changed).",
+    ),
     by: str | None = BY_OPTION,
+    as_json: bool = JSON_OPTION,
     db: str | None = DB_OPTION,
 ) -> None:
-    """Approve the answers: they become the recipient's facts; the inquiry is completed."""
-    _review(inquiry_id, note, by, db, True)
+    """Approve exactly the answers you reviewed: they become the recipient's facts (printed
+    field by field); the inquiry is completed. Refused when the answers changed since."""
+    _review(inquiry_id, note, by, db, True, version, as_json)
 
 
 @inquiries_app.command("reject")
 def inquiries_reject(
     inquiry_id: str = typer.Argument(..., metavar="ID"),
     note: str = typer.Option(..., "--note"),
+    version: int | None = typer.Option(
+        None, "--version", min=1, help="The answers version you reviewed."
+    ),
     by: str | None = BY_OPTION,
+    as_json: bool = JSON_OPTION,
     db: str | None = DB_OPTION,
 ) -> None:
     """Reject the answers; the next hold opens a new inquiry."""
-    _review(inquiry_id, note, by, db, False)
+    _review(inquiry_id, note, by, db, False, version, as_json)
 
 
 def register(app: typer.Typer) -> None:

@@ -15,6 +15,7 @@ from gate.cli.records_common import (
     parse_date,
     table,
 )
+from gate.cli.repo_check import FORCE_OPTION, match_repo
 from gate.store import licenses
 
 licenses_app = typer.Typer(help="BIS licenses on record.", no_args_is_help=True)
@@ -29,14 +30,20 @@ def licenses_add(
     valid_until: str = typer.Option(..., "--valid-until"),
     valid_from: str | None = typer.Option(None, "--valid-from"),
     conditions: str = typer.Option("", "--conditions"),
-    max_transfers: int | None = typer.Option(None, "--max-transfers", help="Cap on transfers."),
+    max_transfers: int | None = typer.Option(
+        None,
+        "--max-transfers",
+        help="Cap on transfers: each parameter file sent beyond its header counts once.",
+    ),
+    force: bool = FORCE_OPTION,
     by: str | None = BY_OPTION,
     as_json: bool = JSON_OPTION,
     db: str | None = DB_OPTION,
 ) -> None:
-    """Record a BIS license."""
+    """Record a BIS license. Repository names match as the hub matches them (any case)."""
     until = parse_date(valid_until, "valid-until")
     assert until is not None
+    matches = [match_repo(m, force=force) for m in model if m.strip().upper() != licenses.ECCN]
     with cli_store(db) as store:
         record = licenses.add(
             store,
@@ -50,6 +57,9 @@ def licenses_add(
             max_transfers=max_transfers,
             actor=actor(by),
         )
+    if not as_json:
+        for matched in matches:
+            stdout().print(str(matched), markup=False)
     _print_license(record, as_json)
 
 

@@ -14,6 +14,7 @@ from gate.cli.records_common import (
     fields,
     table,
 )
+from gate.cli.repo_check import FORCE_OPTION, match_repo
 from gate.core.values import ComputeInterval
 from gate.errors import InputError
 from gate.store import models
@@ -45,6 +46,7 @@ def models_classify(
     less_capable: bool | None = typer.Option(
         None, "--less-capable/--not-less-capable", help="748.3(f): below the published frontier."
     ),
+    force: bool = FORCE_OPTION,
     by: str | None = BY_OPTION,
     as_json: bool = JSON_OPTION,
     db: str | None = DB_OPTION,
@@ -59,6 +61,7 @@ def models_classify(
         interval = ComputeInterval.exactly(exact, "recorded")
     elif low is not None or high is not None:
         interval = ComputeInterval(low, high, None, "recorded")
+    matched = match_repo(repo, force=force)
     with cli_store(db) as store:
         rows = models.classify(
             store,
@@ -74,8 +77,9 @@ def models_classify(
     if as_json:
         print_json(rows)
         return
+    stdout().print(str(matched), markup=False)
     for row in rows:
-        stdout().print(f"{repo}: {row['field']} = {row['value']} ({reason})", markup=False)
+        stdout().print(f"{matched.key}: {row['field']} = {row['value']} ({reason})", markup=False)
 
 
 @models_app.command("designate")
@@ -84,29 +88,37 @@ def models_designate(
     reason: str = typer.Option(..., "--reason"),
     source: str | None = typer.Option(None, "--source", help="E.g. the is-informed letter."),
     remove: bool = typer.Option(False, "--remove", help="Withdraw the designation."),
+    force: bool = FORCE_OPTION,
     by: str | None = BY_OPTION,
     db: str | None = DB_OPTION,
 ) -> None:
-    """Designate a model as controlled whatever its compute (or --remove the designation)."""
+    """Designate a model as controlled whatever its compute (or --remove the designation).
+    The name matches as the hub matches it (any case)."""
+    matched = match_repo(repo, force=force or remove)
+    stdout().print(str(matched), markup=False)
     with cli_store(db) as store:
         if remove:
             models.undesignate(store, repo, reason=reason, actor=actor(by))
         else:
             models.designate(store, repo, reason=reason, source=source, actor=actor(by))
-    stdout().print(f"{repo}: {'designation removed' if remove else 'designated'}", markup=False)
+    done = "designation removed" if remove else "designated"
+    stdout().print(f"{matched.key}: {done}", markup=False)
 
 
 @models_app.command("trained-for")
 def models_trained_for(
     repo: str = typer.Argument(..., metavar="REPO"),
     recipient_id: str = typer.Argument(..., metavar="RECIPIENT"),
+    force: bool = FORCE_OPTION,
     by: str | None = BY_OPTION,
     db: str | None = DB_OPTION,
 ) -> None:
     """Record that you trained REPO for RECIPIENT on your infrastructure (IaaS red flag)."""
+    matched = match_repo(repo, force=force)
     with cli_store(db) as store:
         models.set_trained_for(store, repo, recipient_id, actor=actor(by))
-    stdout().print(f"{repo}: trained for {recipient_id}", markup=False)
+    stdout().print(str(matched), markup=False)
+    stdout().print(f"{matched.key}: trained for {recipient_id}", markup=False)
 
 
 @models_app.command("show")
@@ -123,7 +135,7 @@ def models_show(
         return
     designation = data["designation"]
     fields(
-        f"model {repo}",
+        f"model {data['repo_id']} (records key; asked as {repo})",
         [
             ("designated", "no" if designation is None else designation["reason"]),
             ("classified commits", [c["commit"] for c in data["classifications"]]),

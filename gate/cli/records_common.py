@@ -15,6 +15,7 @@ from rich.table import Table
 from gate.cli.output import stdout
 from gate.errors import InputError
 from gate.settings import Settings
+from gate.store.chain import checkpoint_now, head_seq
 from gate.store.db import Store
 from gate.wiring import open_records, optional_signer
 
@@ -30,11 +31,16 @@ BY_OPTION = typer.Option(None, "--by", help="Who is acting (default: the login n
 @contextlib.contextmanager
 def cli_store(db: str | None) -> Iterator[Store]:
     """The store for one command, from --db or the settings; closed afterwards. Checkpoints
-    are signed when a key ring exists and its passphrase is set."""
+    are signed when a key ring exists and its passphrase is set, and one covers whatever the
+    command appended before it closes (a checkpoint at shutdown)."""
     settings = Settings()
     store = open_records(settings, optional_signer(settings), db)
     try:
+        start = head_seq(store) if store.signer is not None else 0
         yield store
+        # Only what this command appended: reading commands (verify above all) never sign.
+        if store.signer is not None and head_seq(store) > start:
+            checkpoint_now(store)
     finally:
         store.close()
 

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from gate.console import screening
 from gate.core.canonical import canonical_json
 from gate.errors import InputError, NotFoundError
+from gate.store import answers as answer_rules
 from gate.store import audit, credentials, inquiries, licenses, models, recipients
 from gate.store.db import Store
 from gate.store.inquiries import InquiryRecord
@@ -97,10 +98,8 @@ def _preview(
     """What approving would change in the recipient's record: (field, now, after)."""
     if current is None or not record.answers:
         return []
-    # The store's own mapping from answers to recipient fields (one home for that rule; public
-    # as `recipient_fields` once answers are versioned).
-    mapping = getattr(inquiries, "recipient_fields", None) or inquiries._recipient_fields
-    fields = mapping(record.answers)
+    # The store's own mapping from answers to recipient fields (one home for that rule).
+    fields = answer_rules.recipient_fields(record.answers)
     now = current.to_dict()
     out: list[tuple[str, Any, Any]] = []
     if "headquarters" in fields:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 from huggingface_hub import snapshot_download
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError
@@ -121,6 +124,26 @@ def render(rows: list[DemoRow], endpoint: str, intact: bool, entries: int) -> No
     )
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so every `finally` (the temporary files) runs."""
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_terminated(_signum: int, _frame: FrameType | None) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_demo(
     *,
     keep_running: bool,
@@ -129,45 +152,74 @@ def run_demo(
     database_url: str | None,
     wait: Callable[[], None] | None = None,
 ) -> int:
-    """Run the demo; returns the exit code (0 when the table came out as designed)."""
-    own_dir = workdir is None
-    root = Path(tempfile.mkdtemp(prefix="gate-demo-")) if workdir is None else workdir
-    try:
-        world = build_world(root, database_url)
-        gate = build_gate(world.settings)
-        try:
-            seed_records(world, gate.store)
-            with BackgroundServer(gate.app) as server:
-                if keep_running:
-                    from gate.console.demo import demo_console  # the console beside the hub
+    """Run the demo; returns the exit code (0 when the table came out as designed).
 
-                    with demo_console(gate.store, server.url, world.tokens) as console:
-                        _serve_until_interrupted(world, server.url, as_json, wait, console)
-                    return 0
-                rows = download_all(world, gate, server.url, root / "downloads")
-                tokens = (world.tokens["nordic"], world.tokens["shenzhen"])
-                generation = run_generation(server.url, GENERATION_REPO, tokens, root / "hf-home")
-            report = verify_chain(gate.store)
-            if as_json:
-                print(
-                    json.dumps(
-                        {
-                            "endpoint": server.url,
-                            "rows": [r.__dict__ for r in rows],
-                            "audit": {"intact": report.ok, "entries": report.entries},
-                            "transformers": generation,
-                        }
-                    )
-                )
-            else:
-                render(rows, server.url, report.ok, report.entries)
-                render_generation(generation, GENERATION_REPO)
-            return 0 if report.ok else 1
+    The demo never writes into an operator's records: its records go to `database_url` only
+    when one is given explicitly, else to a SQLite file in its own folder, whatever
+    `GATE_DATABASE_URL` says; `GATE_AUDIT_WITNESS_DIR` is ignored. Its temporary folder (when
+    no `workdir` is given) is removed on exit, Ctrl-C (exit 130) and SIGTERM (exit 143).
+    """
+    with _sigterm_raises():
+        own_dir = workdir is None
+        root = Path(tempfile.mkdtemp(prefix="gate-demo-")) if workdir is None else workdir
+        try:
+            return _run_in(root, keep_running, as_json, database_url, wait)
+        except KeyboardInterrupt:
+            print("stopped", file=sys.stderr)
+            return 130
+        except Terminated:
+            print("terminated", file=sys.stderr)
+            return 143
         finally:
-            gate.close()
+            if own_dir:
+                shutil.rmtree(root, ignore_errors=True)
+
+
+def _run_in(
+    root: Path,
+    keep_running: bool,
+    as_json: bool,
+    database_url: str | None,
+    wait: Callable[[], None] | None,
+) -> int:
+    world = build_world(root, database_url)
+    isolated = world.settings.model_copy(
+        update={
+            "database_url": database_url or f"sqlite:///{root / 'demo-records.db'}",
+            "audit_witness_dir": None,
+        }
+    )
+    gate = build_gate(isolated)
+    try:
+        seed_records(world, gate.store)
+        with BackgroundServer(gate.app) as server:
+            if keep_running:
+                from gate.console.demo import demo_console  # the console beside the hub
+
+                with demo_console(gate.store, server.url, world.tokens) as console:
+                    _serve_until_interrupted(world, server.url, as_json, wait, console)
+                return 0
+            rows = download_all(world, gate, server.url, root / "downloads")
+            tokens = (world.tokens["nordic"], world.tokens["shenzhen"])
+            generation = run_generation(server.url, GENERATION_REPO, tokens, root / "hf-home")
+        report = verify_chain(gate.store)
+        if as_json:
+            print(
+                json.dumps(
+                    {
+                        "endpoint": server.url,
+                        "rows": [r.__dict__ for r in rows],
+                        "audit": {"intact": report.ok, "entries": report.entries},
+                        "transformers": generation,
+                    }
+                )
+            )
+        else:
+            render(rows, server.url, report.ok, report.entries)
+            render_generation(generation, GENERATION_REPO)
+        return 0 if report.ok else 1
     finally:
-        if own_dir and not keep_running:
-            shutil.rmtree(root, ignore_errors=True)
+        gate.close()
 
 
 def _serve_until_interrupted(
@@ -203,7 +255,4 @@ def _serve_until_interrupted(
                 flush=True,
             )
         print(f"  the gate's public key (plugin, model_signing): {first['public_key_pem']}")
-    try:
-        (wait or threading.Event().wait)()
-    except KeyboardInterrupt:
-        print("stopped", file=sys.stderr)
+    (wait or threading.Event().wait)()

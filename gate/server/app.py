@@ -8,7 +8,7 @@ Every GateError becomes a response in one place (`gate.server.dialect.error_resp
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -45,6 +45,7 @@ def create_app(
     jwks: dict[str, object] | None = None,
     signer: Signer | None = None,
     records_concurrency: int = RECORDS_CONCURRENCY,
+    on_shutdown: Callable[[], None] | None = None,
     trusted_proxies: tuple[Network, ...] = (),
     answer_limiter: RateLimiter | None = None,
 ) -> FastAPI:
@@ -68,6 +69,8 @@ def create_app(
         yield
         if close_source:
             await source.aclose()
+        if on_shutdown is not None:
+            await run_in_threadpool(on_shutdown)  # e.g. the audit checkpoint at shutdown
 
     app = FastAPI(
         title="Weight Gate proxy",

@@ -109,6 +109,13 @@ async def handle_resolve(request: Request, hub: HubPath, state: ServerState) -> 
     byte_range = parse_range(request.headers.get("range"), entry.size)
     asked = request.headers.get("x-gate-destination")
     destination = normalize_country(asked, field="X-Gate-Destination") if asked else None
+    # A range inside the safetensors header window sends no parameter: not a counted transfer.
+    ranged = method == "GET" and byte_range is not None
+    window = (
+        await _header_window(state, resolved, entry)
+        if ranged and state.gatekeeper.is_parameters(entry.path)
+        else None
+    )
     ctx = await transfer_context(
         state.gatekeeper,
         state.facts,
@@ -120,6 +127,7 @@ async def handle_resolve(request: Request, hub: HubPath, state: ServerState) -> 
         client=request.client.host if request.client else None,
         method=method,
         byte_range=byte_range,
+        header_window=window,
     )
     is_parameters = ctx.is_parameters
     answer = await state.records_call(state.gatekeeper.check, ctx)

@@ -75,6 +75,7 @@ def app_for(
         # let the group committer put concurrent decisions in one transaction (and PostgreSQL's
         # network waits overlap).
         records_concurrency=16,
+        on_shutdown=service.shutdown,
         trusted_proxies=trusted_proxies,
     )
 

@@ -28,6 +28,7 @@ from gate.service.gatekeeper import Mode
 from gate.service.records_gatekeeper import StoreGatekeeper
 from gate.settings import Settings
 from gate.store import models, screening
+from gate.store.chain import Checkpointer
 from gate.store.db import Store
 from gate.wiring import open_records, require_signer, ruleset_set
 
@@ -42,6 +43,7 @@ class Service:
     gatekeeper: StoreGatekeeper
     facts: ModelFactsProvider
     jwks: dict[str, object]
+    checkpointer: Checkpointer
 
     @property
     def mode(self) -> Mode:
@@ -52,7 +54,12 @@ class Service:
         """The 4E091 ruleset the classifier reads (threshold, compute rules, open licenses)."""
         return classification_ruleset(self.rulesets)
 
+    def shutdown(self) -> None:
+        """Sign the audit checkpoint due at shutdown (idempotent); the store stays open."""
+        self.checkpointer.stop()
+
     def close(self) -> None:
+        self.shutdown()
         self.store.close()
 
 
@@ -78,7 +85,7 @@ def facts_provider(
         source,
         ruleset,
         load=lambda repo_id, commit: models.get_classification(store, repo_id, commit),
-        save=lambda found: models.save_classification(store, found),
+        save=lambda found: models.record_classification(store, found),
         trusted_declarers=trusted_declarers,
         known_models=known_models,
         recorded=lambda repo_id: recorded_compute(store, repo_id),
@@ -132,7 +139,11 @@ def build_service(settings: Settings, source: ModelSource) -> Service:
         known_models=known_models(settings),
         publication=publication_sources(settings),
     )
-    return Service(store, rulesets, signer, gatekeeper, facts, ring.jwks())
+    # Checkpoints at the configured cadence while anything waits uncovered, and at shutdown;
+    # starting covers what a previous run (a crash) left uncovered.
+    checkpointer = Checkpointer(store)
+    checkpointer.start()
+    return Service(store, rulesets, signer, gatekeeper, facts, ring.jwks(), checkpointer)
 
 
 def startup_lines(service: Service, settings: Settings, today: date) -> list[str]:

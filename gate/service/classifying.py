@@ -220,7 +220,7 @@ class ModelFactsProvider:
         ruleset: Ruleset,
         *,
         load: Callable[[str, str], ModelFacts | None],
-        save: Callable[[ModelFacts], None],
+        save: Callable[[ModelFacts], ModelFacts | None],
         trusted_declarers: Mapping[str, ec.EllipticCurvePublicKey] | None = None,
         max_entries: int = 4096,
         known_models: KnownModels | None = None,
@@ -298,5 +298,6 @@ class ModelFactsProvider:
                 training_compute=ComputeInterval(method="unclassified", evidence=(str(exc),)),
             )
         facts = to_model_facts(found, resolved.repo_id, resolved.revision, resolved.commit)
-        await run_sync(self.save, facts)
-        return facts
+        # The first record of a commit wins across replicas: decide on the one kept.
+        kept = await run_sync(self.save, facts)
+        return facts if kept is None else kept

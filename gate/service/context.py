@@ -20,11 +20,17 @@ async def transfer_context(
     client: str | None,
     method: str,
     byte_range: tuple[int, int] | None,
+    header_window: int | None = None,
 ) -> TransferContext:
     """What the gatekeeper decides on: the file bound to its commit, and the model's facts.
 
     Whether the file is parameters comes from its name and, when the name says it is not, its
-    bytes (`FileBytes`): a `config.json` holding a tensor container is parameters."""
+    bytes (`FileBytes`): a `config.json` holding a tensor container is parameters.
+
+    `header_window`: length of the file's safetensors header window when the caller knows it
+    (a range GET); a GET of a parameter file counts as a transfer (license caps) unless its
+    range lies inside that window.
+    """
     assert entry.sha256 is not None, "ModelSource.file always knows the sha256"
     is_parameters = (await file_bytes.check(gatekeeper, resolved, entry)).parameters
     # Only parameter files need the model's facts; config and tokenizer are decided without.
@@ -43,4 +49,7 @@ async def transfer_context(
         method=method,
         byte_range=byte_range,
         model_facts=model_facts,
+        counts_transfer=method == "GET"
+        and is_parameters
+        and (byte_range is None or header_window is None or byte_range[1] > header_window),
     )

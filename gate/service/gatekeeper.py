@@ -39,7 +39,9 @@ class TransferContext:
 
     `repo_id` is the source's canonical spelling; `revision` what the client asked for;
     `destination` the `X-Gate-Destination` header (None: the caller's default); `byte_range` the
-    half-open range asked for (None: the whole file).
+    half-open range asked for (None: the whole file). `counts_transfer`: the request would send
+    bytes of a parameter file beyond its safetensors header (a GET not confined to the header
+    window); it takes one transfer of a capped license unless the file was counted before.
     """
 
     caller: Caller
@@ -57,6 +59,7 @@ class TransferContext:
     byte_range: tuple[int, int] | None
     model_facts: ModelFacts | None = None
     """What the classifier knows of (repo, commit); None: not classified (all unknown)."""
+    counts_transfer: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,15 +127,27 @@ class Gatekeeper(Protocol):
         NotFoundError otherwise, so a receipt's existence is not revealed to others."""
         ...
 
+    def records_generation(self) -> int:
+        """The records generation now: bundles built from the records are keyed by it, so a
+        change to a recipient, license, designation or classification invalidates them."""
+        ...
+
     def stored_snapshot(
-        self, caller: Caller, repo_id: str, commit: str, bucket: int
+        self, caller: Caller, repo_id: str, commit: str, bucket: int, generation: int
     ) -> bytes | None:
         """The snapshot bundle kept for this caller and commit in time bucket `bucket` or the
-        one before (so a HEAD and a GET across a bucket boundary agree), or None."""
+        one before (so a HEAD and a GET across a bucket boundary agree), built under records
+        `generation`, or None."""
         ...
 
     def keep_snapshot(
-        self, caller: Caller, repo_id: str, commit: str, bucket: int, data: bytes
+        self,
+        caller: Caller,
+        repo_id: str,
+        commit: str,
+        bucket: int,
+        generation: int,
+        data: bytes,
     ) -> bytes:
         """Keep a bundle for the bucket; returns the bundle on record, which is another
         worker's or replica's when it kept one first (all then serve the same bytes)."""
@@ -170,6 +185,8 @@ def answer_from_decision(
     chosen = matching or list(decision.reasons[-1:])
     reason = chosen[0].text if chosen else ""
     parts = [f"gate: {decision.verdict.value} ({decision.basis.value}) for {where}"]
+    # A license taken away because its cap is used up is what the recipient needs to hear.
+    parts += [r.text for r in decision.reasons if r.code == "license_cap_exhausted"]
     if reason:
         parts.append(reason)
     if decision.verdict is Verdict.HOLD and inquiry_id is not None:

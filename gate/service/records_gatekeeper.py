@@ -3,7 +3,9 @@
 Per request, in this order (fail closed at every step): the token names a recipient; the
 recipient's records, licenses, inquiry, screening status and the operator's word on the model
 build the decision's inputs; the pure decision decides under the ruleset set (most restrictive
-wins); an allowed parameter file gets a signed receipt; the decision,
+wins); a decision under a capped license is settled against the cap in the same transaction as
+its audit entry (a transfer that counts takes one, an exhausted cap takes the license away and
+the request is decided again); an allowed parameter file gets a signed receipt; the decision,
 with its inputs and the receipt, is appended to the audit chain. Only an appended decision
 returns an answer; any store failure raises StoreError and the server sends no byte.
 """
@@ -15,12 +17,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gate.core.canonical import canonical_sha256
 from gate.core.files import FileCheck
 from gate.core.ruleset_set import AnyRuleset, RulesetSet, decide_all
 from gate.core.values import Decision, ModelFacts, TransferRequest
 from gate.crypto.keys import Signer
-from gate.errors import AuthError, InputError, NotFoundError, StoreError
+from gate.errors import AuthError, InputError, NotFoundError
 from gate.service.gatekeeper import (
     Caller,
     GateAnswer,
@@ -35,10 +36,10 @@ from gate.service.receipting import (
     wants_receipt,
 )
 from gate.service.records_cache import RecordsCache
-from gate.store import audit, credentials, inquiries
+from gate.store import audit, bundles, credentials, inquiries
 from gate.store.db import Store
 from gate.store.facts import build_transfer
-from gate.store.record import RequestMeta, new_decision_id, record_decision, record_outcome
+from gate.store.record import RequestMeta, new_decision_id, record_outcome, record_transfer
 
 
 def _utc_now() -> datetime:
@@ -142,9 +143,15 @@ class StoreGatekeeper:
             )
         # What the server found looking at the bytes (a name alone never clears them).
         request = replace(request, file_is_parameters=ctx.is_parameters)
-        decision = decide_all(request, self.rulesets)
         decision_id = new_decision_id()
-        envelope = self.sign_receipt(decision, decision_id, ctx, request, now)
+        receipts: dict[str, dict[str, object] | None] = {}
+
+        def extra(standing: Decision) -> dict[str, Any]:
+            # The receipt is for the decision that stands (a cap may have taken the license).
+            envelope = self.sign_receipt(standing, decision_id, ctx, request, now)
+            receipts["envelope"] = envelope
+            return {"receipt": envelope, "note": note}
+
         meta = RequestMeta(
             recipient_id=ctx.caller.recipient_id,
             repo_id=ctx.repo_id,
@@ -158,14 +165,16 @@ class StoreGatekeeper:
             range=None if ctx.byte_range is None else f"{ctx.byte_range[0]}-{ctx.byte_range[1]}",
             request_id=decision_id,
         )
-        entry = record_decision(
+        decision, entry = record_transfer(
             self.store,
             request,
-            decision,
+            decide_all(request, self.rulesets),
             meta,
             self.mode,
             decision_id=decision_id,
-            extra={"receipt": envelope, "note": note},
+            extra=extra,
+            counted=ctx.counts_transfer,
+            redecide=lambda changed: decide_all(changed, self.rulesets),
         )
         answer = answer_from_decision(
             decision_id,
@@ -173,7 +182,7 @@ class StoreGatekeeper:
             ctx,
             mode=self.mode,
             inquiry_id=entry.inquiry_id,
-            headers=receipt_headers(envelope),
+            headers=receipt_headers(receipts.get("envelope")),
         )
         if note is None:
             return answer
@@ -239,53 +248,26 @@ class StoreGatekeeper:
             raise NotFoundError(f"no receipt for decision {decision_id!r}")
         return dict(receipt)
 
-    @staticmethod
-    def _snapshot_ref(caller: Caller, repo_id: str, commit: str, bucket: int) -> str:
-        key = canonical_sha256([caller.recipient_id, repo_id, commit, bucket])
-        return f"snap_{key[:59]}"  # the audit ref column holds 64 characters
+    def records_generation(self) -> int:
+        return bundles.current_generation(self.store)
 
     def stored_snapshot(
-        self, caller: Caller, repo_id: str, commit: str, bucket: int
+        self, caller: Caller, repo_id: str, commit: str, bucket: int, generation: int
     ) -> bytes | None:
-        for candidate in (bucket, bucket - 1):
-            try:
-                entry = audit.get_entry(
-                    self.store, self._snapshot_ref(caller, repo_id, commit, candidate)
-                )
-            except NotFoundError:
-                continue
-            return str(entry.payload["bundle"]).encode("utf-8")
-        return None
+        return bundles.stored(self.store, caller.recipient_id, repo_id, commit, bucket, generation)
 
     def keep_snapshot(
-        self, caller: Caller, repo_id: str, commit: str, bucket: int, data: bytes
+        self,
+        caller: Caller,
+        repo_id: str,
+        commit: str,
+        bucket: int,
+        generation: int,
+        data: bytes,
     ) -> bytes:
-        ref = self._snapshot_ref(caller, repo_id, commit, bucket)
-        payload = {
-            "recipient_id": caller.recipient_id,
-            "repo_id": repo_id,
-            "commit": commit,
-            "bucket": bucket,
-            "bundle": data.decode("utf-8"),
-        }
-        try:
-            # Its own transaction: a lost race (the ref is unique) must not fail other appends.
-            with self.store.write() as conn:
-                audit.append(
-                    conn,
-                    self.store,
-                    "snapshot",
-                    payload,
-                    ref=ref,
-                    recipient_id=caller.recipient_id,
-                    repo_id=repo_id,
-                )
-        except StoreError:
-            kept = self.stored_snapshot(caller, repo_id, commit, bucket)
-            if kept is None:
-                raise
-            return kept
-        return data
+        return bundles.keep(
+            self.store, caller.recipient_id, repo_id, commit, bucket, generation, data
+        )
 
     def ready(self) -> None:
         self.store.ping()

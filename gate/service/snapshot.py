@@ -9,8 +9,11 @@ already knows: nothing is re-hashed.
 
 The client asks for the file's size with a HEAD and then checks the GET against it, so the bytes
 must not change between the two, whichever worker or replica answers: a bundle is built once per
-(recipient, commit, time bucket of `ttl_seconds`) and kept in the records, where the first one
-kept wins; each process also keeps it in memory.
+(recipient, commit, time bucket of `ttl_seconds`, records generation) and kept in the records,
+where the first one kept wins; each process also keeps it in memory under the same key. A change
+to the records (recipient, license, designation, classification...) moves the generation, so
+every process builds a new bundle on its next request instead of vouching for what no longer
+holds.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ class Sidecars:
         self.ttl_seconds = ttl_seconds
         self.max_entries = max_entries
         self.file_bytes = file_bytes if file_bytes is not None else FileBytes(source)
-        self._built: OrderedDict[tuple[str, str, str], _Built] = OrderedDict()
+        self._built: OrderedDict[tuple[str, str, str, int], _Built] = OrderedDict()
 
     async def entry(self, caller: Caller, resolved: Resolved, client: str | None) -> FileEntry:
         """The sidecar as a file of the commit (non-LFS, like any small text file)."""
@@ -68,13 +71,14 @@ class Sidecars:
         return FileEntry(SIDECAR_PATH, len(data), None, git_blob_oid(data), lfs=False)
 
     async def content(self, caller: Caller, resolved: Resolved, client: str | None) -> bytes:
-        key = (caller.recipient_id, resolved.repo_id, resolved.commit)
+        keeper = self.gatekeeper
+        generation = await run_sync(keeper.records_generation)
+        key = (caller.recipient_id, resolved.repo_id, resolved.commit, generation)
         built = self._built.get(key)
         if built is not None and time.monotonic() - built.at < self.ttl_seconds:
             return built.data
         bucket = int(time.time() // self.ttl_seconds)
-        keeper = self.gatekeeper
-        ids = (caller, resolved.repo_id, resolved.commit, bucket)
+        ids = (caller, resolved.repo_id, resolved.commit, bucket, generation)
         data = await run_sync(keeper.stored_snapshot, *ids)
         if data is None:
             fresh = await self._build(caller, resolved, client)

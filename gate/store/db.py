@@ -26,9 +26,9 @@ from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
 from gate.errors import InputError, StoreError
+from gate.store.group_commit import GroupCommitter
 
 _MIGRATION_LOCK_KEY = 4_091_0001  # PostgreSQL advisory lock taken while migrating
-_HEAD_REVISION = "0003_officers"
 
 
 class Signer(Protocol):
@@ -42,10 +42,15 @@ class Signer(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class CheckpointPolicy:
-    """Sign a checkpoint after `every` entries or `minutes` minutes, whichever comes first."""
+    """Sign a checkpoint after `every` entries or `minutes` minutes, whichever comes first.
+
+    `witness_dir`, when set, receives every checkpoint as a line appended to
+    `audit-checkpoints.jsonl` as soon as it is committed (a copy outside the database).
+    """
 
     every: int = 1000
     minutes: float = 10.0
+    witness_dir: Path | None = None
 
 
 def _where(url: URL) -> str:
@@ -128,6 +133,10 @@ class Store:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()  # one writer per process at a time: cheap, avoids BUSY
         self._writer: Any = None  # the raw connection `raw_write` keeps (under `_lock`)
+        # Work to run once the current write transaction has committed (under `_lock`).
+        self._after_commit: list[Callable[[], None]] = []
+        # Concurrent audit appends of this process share transactions (gate.store.chain).
+        self.committer = GroupCommitter(self.raw_write)
         # Disposing of the engine (new settings, a failover) must not leave the old one in use.
         event.listen(engine, "engine_disposed", lambda _engine: self._drop_writer())
 
@@ -148,13 +157,31 @@ class Store:
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction: committed on success, rolled back on any exception."""
-        with (
-            self._lock,
-            self.errors(),
-            self.engine.connect().execution_options(gate_write=True) as conn,
-            conn.begin(),
-        ):
-            yield conn
+        with self._lock:
+            self._after_commit.clear()
+            try:
+                with (
+                    self.errors(),
+                    self.engine.connect().execution_options(gate_write=True) as conn,
+                    conn.begin(),
+                ):
+                    yield conn
+                self._run_after_commit()
+            finally:
+                self._after_commit.clear()
+
+    def after_commit(self, work: Callable[[], None]) -> None:
+        """Run `work` once the write transaction in progress has committed (never if it fails).
+
+        Only inside `write` or `raw_write`: for copies that must not exist for an uncommitted
+        change (a checkpoint written to the witness directory).
+        """
+        self._after_commit.append(work)
+
+    def _run_after_commit(self) -> None:
+        pending, self._after_commit = self._after_commit, []
+        for work in pending:
+            work()
 
     @contextlib.contextmanager
     def raw_write(self) -> Iterator[Any]:
@@ -164,6 +191,7 @@ class Store:
         the hot path (one decision appended per transfer) skips it. Same semantics as `write`.
         """
         with self._lock, self.errors():
+            self._after_commit.clear()
             # One connection kept for these writes (they are serialised by the lock anyway):
             # a pool checkout and return per append cost a fifth of the append.
             if self._writer is None:
@@ -180,8 +208,10 @@ class Store:
                 driver.commit()
             except BaseException:
                 # A failed connection is not reused: the next append opens a fresh one.
+                self._after_commit.clear()
                 self._drop_writer()
                 raise
+            self._run_after_commit()
 
     @contextlib.contextmanager
     def errors(self) -> Iterator[None]:
@@ -302,14 +332,22 @@ def _migrate(store: Store) -> None:
         tables_missing = (sa_exc.ProgrammingError, sa_exc.OperationalError)
         with contextlib.suppress(*tables_missing), conn.begin_nested():
             current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        if current == _HEAD_REVISION:
-            return
         here = Path(__file__).parent
         config = Config(str(here / "alembic.ini"))
         config.set_main_option("script_location", str(here / "migrations"))
         config.set_main_option("version_locations", str(here / "migrations" / "versions"))
+        if current is not None and current == _head_revision(config):
+            return
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+
+
+def _head_revision(config: Any) -> str | None:
+    """The newest migration shipped (read from the migration files, so a new one is never
+    skipped because a constant was not updated)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 def open_store(

@@ -1,55 +1,49 @@
 """Group commit: concurrent appends in one process share a transaction.
 
 The cost of an append is mostly the commit (SQLite's WAL write, PostgreSQL's fsync), not the
-entry. When several request threads append at once, the first becomes the leader and writes
-everything queued in one transaction; the others wait for it. Each caller still returns only
-after its own entry is committed (or gets the StoreError that its transaction failed with), so
-"no record, no transfer" holds exactly as with one transaction per entry.
+entry. When several request threads append at once, the first becomes the leader and runs every
+queued piece of work in one transaction; the others wait for it. Each caller still returns only
+after its own work is committed (or gets the error its transaction failed with), so "no record,
+no transfer" holds exactly as with one transaction per entry.
+
+The committer knows nothing of the audit chain: it runs callables on the connection that
+`transaction` yields (the store's `raw_write`). `gate.store.chain` submits the appends; the
+committer lives on the store object, one per store.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from gate.store.db import Store
-
 _MAX_BATCH = 500
+
+Work = Callable[[Any], Any]
 
 
 @dataclass(slots=True)
 class _Pending:
-    kind: str
-    full: Mapping[str, Any]
-    body: bytes
-    now: datetime
-    columns: tuple[Any, ...]
+    work: Work
     done: bool = False
     result: Any = None
     error: BaseException | None = field(default=None)
 
 
 class GroupCommitter:
-    """Appends for one store; `submit` blocks until the entry is committed."""
+    """Runs submitted work in shared transactions; `submit` blocks until its work is committed."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, transaction: Callable[[], AbstractContextManager[Any]]) -> None:
+        self._transaction = transaction
         self._cond = threading.Condition()
         self._queue: list[_Pending] = []
         self._leader = False
 
-    def submit(
-        self,
-        kind: str,
-        full: Mapping[str, Any],
-        body: bytes,
-        now: datetime,
-        columns: tuple[Any, ...],
-    ) -> Any:
-        item = _Pending(kind, full, body, now, columns)
+    def submit(self, work: Work) -> Any:
+        """Run `work(driver)` inside a transaction shared with concurrent callers; its result."""
+        item = _Pending(work)
         with self._cond:
             self._queue.append(item)
             while self._leader and not item.done:
@@ -72,14 +66,9 @@ class GroupCommitter:
         return item.result
 
     def _write(self, batch: list[_Pending]) -> None:
-        from gate.store.audit import append_raw
-
         try:
-            with self.store.raw_write() as driver:
-                results = [
-                    append_raw(driver, self.store, p.kind, p.full, p.body, p.now, p.columns)
-                    for p in batch
-                ]
+            with self._transaction() as driver:
+                results = [pending.work(driver) for pending in batch]
         except BaseException as exc:
             # Nothing in the batch was committed: every waiter gets the error (none is dropped).
             with self._cond:

@@ -5,6 +5,14 @@ the same pair, adding any new questions); the recipient answers; a compliance of
 (the answers become the recipient's facts and the inquiry is completed, so the next decision
 uses them) or rejects. Status: open -> answered -> completed | rejected; to the core an answered
 inquiry is still open. Every step is an entry in the audit chain.
+
+Answers are versioned (1 = the first submission; every re-answer adds one, all kept in
+`inquiry_answers`). A review binds to a version: `review(..., version=N)` applies exactly the
+answers of version N and refuses when a newer one exists; without a version it refuses once the
+answers changed after their first submission. Answer and review lock the inquiry row (FOR UPDATE
+on PostgreSQL; SQLite's write lock), so an answer racing an approval either lands before it (and
+the approval of the older version is refused) or after it (and is refused: a reviewed inquiry's
+answers cannot change).
 """
 
 from __future__ import annotations
@@ -12,8 +20,8 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -22,10 +30,12 @@ from gate.core.canonical import canonical_json
 from gate.core.questions import Question
 from gate.core.values import Inquiry
 from gate.errors import InputError, NotFoundError
-from gate.rules.countries import normalize_country
 from gate.store import audit, recipients
+from gate.store.answers import recipient_fields, validate_answer
 from gate.store.db import Store
+from gate.store.repos import repo_key
 from gate.store.schema import inquiries as t
+from gate.store.schema import inquiry_answers as versions
 
 OPEN_STATES = ("open", "answered")
 
@@ -43,6 +53,11 @@ class InquiryRecord:
     reviewed_by: str | None
     review_note: str | None
     reviewed_at: datetime | None
+    answers_version: int | None = None
+    reviewed_version: int | None = None
+    # Set on the record `review` returns: what the approval changed in the recipient's record,
+    # {"field": {"from": ..., "to": ...}}.
+    recipient_changes: Mapping[str, Any] = field(default_factory=dict)
 
     def to_core(self) -> Inquiry:
         status = "completed" if self.status == "completed" else self.status
@@ -69,6 +84,9 @@ class InquiryRecord:
             "reviewed_by": self.reviewed_by,
             "review_note": self.review_note,
             "reviewed_at": _iso(self.reviewed_at),
+            "answers_version": self.answers_version,
+            "reviewed_version": self.reviewed_version,
+            "recipient_changes": dict(self.recipient_changes),
         }
 
 
@@ -111,6 +129,8 @@ def _record(row: Any) -> InquiryRecord:
         row.reviewed_by,
         row.review_note,
         row.reviewed_at,
+        row.answers_version,
+        row.reviewed_version,
     )
 
 
@@ -127,6 +147,7 @@ def open_or_reuse(
 
     Runs inside the caller's transaction, so the decision and the inquiry commit together.
     """
+    repo_id = repo_key(repo_id)
     row = conn.execute(
         select(t)
         .where(
@@ -183,60 +204,23 @@ def open_or_reuse(
     return inquiry_id
 
 
-def _country(value: Any, field: str) -> str:
-    if not isinstance(value, str):
-        raise InputError(field, "expected a country")
-    return normalize_country(value, field)
-
-
-def _date(value: Any, field: str) -> str:
-    try:
-        return date.fromisoformat(str(value)).isoformat()
-    except ValueError:
-        raise InputError(field, f"expected a date YYYY-MM-DD, got {value!r}") from None
-
-
-def _validate(code: str, value: Any) -> Any:
-    """One answer, checked and normalised (countries to alpha-2, dates to ISO)."""
-    field = f"answers.{code}"
-    if code in (Question.RECIPIENT_HEADQUARTERS, Question.DESTINATION):
-        return _country(value, field)
-    if code == Question.ULTIMATE_PARENT:
-        if value in ("none", "self", None):
-            return "none"
-        if not isinstance(value, Mapping) or not str(value.get("name") or "").strip():
-            raise InputError(field, 'expected "none" or {"name": ..., "headquarters": ...}')
-        return {
-            "name": str(value["name"]).strip(),
-            "headquarters": _country(value.get("headquarters"), f"{field}.headquarters"),
-        }
-    if code == Question.EXPORT_DESTINATIONS:
-        if not isinstance(value, list):
-            raise InputError(field, "expected a list of countries (empty: no export intended)")
-        return sorted({_country(v, field) for v in value})
-    if code == Question.LICENSE_OBLIGATION_ACKNOWLEDGED:
-        if not isinstance(value, bool):
-            raise InputError(field, "expected true or false")
-        return value
-    if code == Question.SECURITY_ATTESTATION:
-        if not isinstance(value, Mapping) or "valid_until" not in value:
-            raise InputError(field, 'expected {"valid_until": "YYYY-MM-DD", ...}')
-        out = {"valid_until": _date(value["valid_until"], f"{field}.valid_until")}
-        if value.get("valid_from"):
-            out["valid_from"] = _date(value["valid_from"], f"{field}.valid_from")
-        if value.get("reference"):
-            out["reference"] = str(value["reference"])
-        return out
-    if not isinstance(value, str) or not value.strip():
-        raise InputError(field, "expected a non-empty text")
-    return value.strip()
-
-
-def _require(conn: Connection, inquiry_id: str) -> InquiryRecord:
-    row = conn.execute(select(t).where(t.c.id == inquiry_id)).first()
+def _require(conn: Connection, inquiry_id: str, *, lock: bool = False) -> InquiryRecord:
+    query = select(t).where(t.c.id == inquiry_id)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
     if row is None:
         raise NotFoundError(f"unknown inquiry {inquiry_id!r}")
     return _record(row)
+
+
+def _answers_of(conn: Connection, inquiry_id: str, version: int) -> dict[str, Any] | None:
+    row = conn.execute(
+        select(versions.c.answers).where(
+            versions.c.inquiry_id == inquiry_id, versions.c.version == version
+        )
+    ).first()
+    return None if row is None else dict(json.loads(row.answers))
 
 
 def answer(
@@ -250,11 +234,14 @@ def answer(
     """Record the recipient's answers (all questions, nothing else). `recipient_id`, when given
     (the API's caller), must own the inquiry."""
     with store.write() as conn:
-        record = _require(conn, inquiry_id)
+        record = _require(conn, inquiry_id, lock=True)
         if recipient_id is not None and record.recipient_id != recipient_id:
             raise NotFoundError(f"unknown inquiry {inquiry_id!r}")  # do not reveal others'
         if record.status not in OPEN_STATES:
-            raise InputError("inquiry", f"inquiry {inquiry_id} is {record.status}")
+            raise InputError(
+                "inquiry",
+                f"inquiry {inquiry_id} is {record.status}: its answers can no longer change",
+            )
         extra = sorted(set(answers) - set(record.questions))
         if extra:
             raise InputError(
@@ -264,67 +251,77 @@ def answer(
         missing = [q for q in record.questions if q not in answers]
         if missing:
             raise InputError("answers", "missing answers to: " + ", ".join(missing))
-        cleaned = {code: _validate(code, answers[code]) for code in record.questions}
+        cleaned = {code: validate_answer(code, answers[code]) for code in record.questions}
         now = store.now()
+        version = (record.answers_version or 0) + 1
+        text = canonical_json(cleaned).decode()
+        conn.execute(
+            insert(versions),
+            {
+                "inquiry_id": inquiry_id,
+                "version": version,
+                "answers": text,
+                "answered_by": by,
+                "answered_at": now,
+            },
+        )
         conn.execute(
             update(t)
             .where(t.c.id == inquiry_id)
-            .values(status="answered", answers=canonical_json(cleaned).decode(), answered_at=now)
+            .values(status="answered", answers=text, answered_at=now, answers_version=version)
         )
         audit.append(
             conn,
             store,
             "inquiry",
-            {"event": "answered", "inquiry_id": inquiry_id, "by": by, "answers": cleaned},
+            {
+                "event": "answered",
+                "inquiry_id": inquiry_id,
+                "by": by,
+                "answers": cleaned,
+                "version": version,
+            },
             recipient_id=record.recipient_id,
             repo_id=record.repo_id,
         )
         return _require(conn, inquiry_id)
 
 
-def _recipient_fields(answers: Mapping[str, Any]) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    if Question.RECIPIENT_HEADQUARTERS.value in answers:
-        fields["headquarters"] = answers[Question.RECIPIENT_HEADQUARTERS.value]
-    parent = answers.get(Question.ULTIMATE_PARENT.value)
-    if parent == "none":
-        fields["parent"] = "self"
-    elif isinstance(parent, Mapping):
-        fields["parent"] = (parent["name"], parent["headquarters"])
-    if Question.DESTINATION.value in answers:
-        fields["default_destination"] = answers[Question.DESTINATION.value]
-    att = answers.get(Question.SECURITY_ATTESTATION.value)
-    if isinstance(att, Mapping):
-        fields["attestation"] = (
-            date.fromisoformat(att["valid_until"]),
-            date.fromisoformat(att["valid_from"]) if att.get("valid_from") else None,
-            att.get("reference"),
-        )
-    return fields
-
-
 def review(
-    store: Store, inquiry_id: str, *, approve: bool, reviewer: str, note: str
+    store: Store,
+    inquiry_id: str,
+    *,
+    approve: bool,
+    reviewer: str,
+    note: str,
+    version: int | None = None,
 ) -> InquiryRecord:
-    """Approve (answers become the recipient's facts; completed) or reject an answered inquiry."""
+    """Approve (the answers of `version` become the recipient's facts; completed) or reject an
+    answered inquiry. The returned record's `recipient_changes` says what the approval changed.
+
+    InputError, nothing written, when: the answers changed after their first submission and no
+    `version` was named; a newer version exists than the one named; the named one does not exist.
+    """
     with store.write() as conn:
-        record = _require(conn, inquiry_id)
+        record = _require(conn, inquiry_id, lock=True)
         if record.status != "answered":
             raise InputError(
                 "inquiry",
                 f"inquiry {inquiry_id} is {record.status}; only answered ones are reviewed",
             )
-        answers = record.answers or {}
+        current = record.answers_version or 1
+        _check_version(inquiry_id, current, version)
+        answers = _answers_of(conn, inquiry_id, current) or dict(record.answers or {})
         ack = Question.LICENSE_OBLIGATION_ACKNOWLEDGED.value
         if approve and ack in record.questions and answers.get(ack) is not True:
             raise InputError(
                 "inquiry", "the recipient did not acknowledge the license obligation; reject it"
             )
-        applied: dict[str, Any] = {}
+        changes: dict[str, Any] = {}
         if approve:
-            applied = _recipient_fields(answers)
+            applied = recipient_fields(answers)
             if applied:
-                recipients.apply_in(conn, store, record.recipient_id, applied)
+                changes = recipients.apply_in(conn, store, record.recipient_id, applied)
         conn.execute(
             update(t)
             .where(t.c.id == inquiry_id)
@@ -333,6 +330,7 @@ def review(
                 reviewed_by=reviewer,
                 review_note=note,
                 reviewed_at=store.now(),
+                reviewed_version=current,
             )
         )
         audit.append(
@@ -344,12 +342,44 @@ def review(
                 "inquiry_id": inquiry_id,
                 "reviewer": reviewer,
                 "note": note,
-                "recipient_changes": applied,
+                "version": current,
+                "answers": answers,
+                "recipient_changes": changes,
             },
             recipient_id=record.recipient_id,
             repo_id=record.repo_id,
         )
-        return _require(conn, inquiry_id)
+        return replace(_require(conn, inquiry_id), recipient_changes=changes)
+
+
+def _check_version(inquiry_id: str, current: int, named: int | None) -> None:
+    if named is None:
+        if current > 1:
+            raise InputError(
+                "version",
+                f"the answers of inquiry {inquiry_id} changed after their first submission "
+                f"(now version {current}): show it and name the version you reviewed "
+                f"(--version {current})",
+            )
+        return
+    if named < current:
+        raise InputError(
+            "version",
+            f"a newer version of the answers exists (version {current}) than the one named "
+            f"({named}): review version {current}",
+        )
+    if named > current:
+        raise InputError("version", f"inquiry {inquiry_id} has no answers version {named}")
+
+
+def answers_version(store: Store, inquiry_id: str, version: int) -> dict[str, Any]:
+    """The answers as submitted in `version` (NotFoundError when there is no such version)."""
+    with store.read() as conn:
+        _require(conn, inquiry_id)
+        found = _answers_of(conn, inquiry_id, version)
+    if found is None:
+        raise NotFoundError(f"inquiry {inquiry_id} has no answers version {version}")
+    return found
 
 
 def get(store: Store, inquiry_id: str) -> InquiryRecord:
@@ -380,9 +410,9 @@ def latest_for(conn: Connection, recipient_id: str, repo_id: str) -> InquiryReco
     The newest completed one when there is one (its answers stay true while a later inquiry,
     say about an attestation, is open), else the newest of any status.
     """
+    key = repo_key(repo_id)
     rows = [
-        _record(r)
-        for r in conn.execute(_FOR_PAIR, {"recipient_id": recipient_id, "repo_id": repo_id})
+        _record(r) for r in conn.execute(_FOR_PAIR, {"recipient_id": recipient_id, "repo_id": key})
     ]
     if not rows:
         return None

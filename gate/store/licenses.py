@@ -1,8 +1,14 @@
 """BIS license records: number, recipient, models (or ECCN 4E091), destinations, validity.
 
-A license may cap the number of transfers it authorises; the count is of `allow` decisions in
-the audit chain that cite it, so the cap cannot drift from the record. A revoked or exhausted
-license is not handed to the decision at all.
+A license may cap the number of transfers it authorises (`max_transfers`). What counts is a
+transfer: the first decision that sends bytes of a parameter file beyond its header, per
+(license, recipient, repository, commit, file); HEAD, header reads, listings and resumed ranges
+of a file already counted do not use the cap. `claim_in` reads the count and records the
+transfer in the decision's own write transaction with the license row locked (SELECT ... FOR
+UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE holds the database's one write lock), so N
+concurrent downloads against a cap of K allow exactly min(N, K), across processes and replicas.
+The count is of `license_transfers` rows, each matched to the audit entry that claimed it by
+`gate audit verify`. A revoked license is not handed to the decision.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
@@ -18,9 +24,10 @@ from gate.core.canonical import canonical_json
 from gate.core.values import License
 from gate.errors import InputError, NotFoundError
 from gate.rules.countries import normalize_country
-from gate.store import audit, recipients
+from gate.store import audit, generation, recipients
 from gate.store.db import Store
-from gate.store.schema import audit_entries
+from gate.store.repos import repo_key
+from gate.store.schema import license_transfers as lt
 from gate.store.schema import licenses as t
 
 ECCN = "4E091"
@@ -81,13 +88,9 @@ def _usage(conn: Connection, numbers: list[str]) -> dict[str, int]:
     if not numbers:
         return {}
     rows = conn.execute(
-        select(audit_entries.c.license_used, func.count())
-        .where(
-            audit_entries.c.license_used.in_(numbers),
-            audit_entries.c.kind == "decision",
-            audit_entries.c.verdict == "allow",
-        )
-        .group_by(audit_entries.c.license_used)
+        select(lt.c.license_number, func.count())
+        .where(lt.c.license_number.in_(numbers))
+        .group_by(lt.c.license_number)
     ).all()
     return {str(number): int(count) for number, count in rows}
 
@@ -135,9 +138,9 @@ def add(
     number = number.strip()
     if not number:
         raise InputError("number", "must not be empty")
-    cleaned_models = [ECCN if m.strip().upper() == ECCN else m.strip() for m in models]
-    if not cleaned_models or not all(cleaned_models):
+    if not models or not all(m.strip() for m in models):
         raise InputError("models", f"name at least one repository, or {ECCN}")
+    cleaned_models = [ECCN if m.strip().upper() == ECCN else repo_key(m) for m in models]
     codes = list(dict.fromkeys(normalize_country(d, "destinations") for d in destinations))
     if not codes:
         raise InputError("destinations", "name at least one destination")
@@ -161,6 +164,7 @@ def add(
             "created_at": store.now(),
         }
         conn.execute(insert(t), row)
+        generation.bump(conn)
         record = _records(conn, [conn.execute(select(t).where(t.c.number == number)).one()])[0]
         audit.append(
             conn,
@@ -184,6 +188,7 @@ def revoke(store: Store, number: str, *, reason: str, actor: str) -> LicenseReco
             .where(t.c.number == number)
             .values(revoked_at=store.now(), revoke_reason=reason)
         )
+        generation.bump(conn)
         record = _records(conn, [conn.execute(select(t).where(t.c.number == number)).one()])[0]
         audit.append(
             conn,
@@ -217,6 +222,89 @@ _UNREVOKED_FOR = select(t).where(
 
 
 def usable_for(conn: Connection, recipient_id: str, day: date) -> list[LicenseRecord]:
-    """The licenses a decision may consider for this recipient on this day."""
+    """The licenses a decision may consider for this recipient on this day: in dates and not
+    revoked. A capped license is offered even when its cap is reached: whether this transfer
+    may use it (a resumed range of a file already counted may) is settled by `claim_in`."""
     rows = conn.execute(_UNREVOKED_FOR, {"recipient_id": recipient_id}).all()
-    return [r for r in _records(conn, list(rows), capped_only=True) if r.usable_on(day)]
+    return [
+        r
+        for r in _records(conn, list(rows), capped_only=True)
+        if (r.valid_from is None or r.valid_from <= day) and day <= r.valid_until
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class TransferKey:
+    """What one counted transfer is: a file of a commit to a recipient (repository by its key)."""
+
+    recipient_id: str
+    repo_id: str
+    commit: str
+    file: str
+
+    def to_dict(self, number: str) -> dict[str, str]:
+        return {
+            "license": number,
+            "recipient_id": self.recipient_id,
+            "repo_id": self.repo_id,
+            "commit": self.commit,
+            "file": self.file,
+        }
+
+
+Claim = Literal["uncapped", "claimed", "counted_before", "available", "exhausted"]
+
+
+def claim_in(
+    conn: Connection,
+    store: Store,
+    number: str,
+    key: TransferKey | None,
+    *,
+    counted: bool,
+    decision_id: str,
+) -> tuple[Claim, int | None]:
+    """May this transfer use license `number`, and record it when it counts. Returns the
+    outcome and the cap. Inside the decision's write transaction, with the license row locked:
+
+    - "uncapped": no cap; "counted_before": this file was already counted (a resume);
+    - "claimed": `counted` and under the cap: the transfer row is written now;
+    - "available": under the cap, nothing counted (HEAD, header read, listing);
+    - "exhausted": the cap is reached and this file was never counted under it.
+    """
+    lock = select(t.c.max_transfers).where(t.c.number == number)
+    if store.dialect == "postgresql":
+        lock = lock.with_for_update()
+    cap = conn.execute(lock).scalar()
+    if cap is None:
+        return "uncapped", None
+    if key is not None:
+        seen = conn.execute(
+            select(lt.c.decision_id).where(
+                lt.c.license_number == number,
+                lt.c.recipient_id == key.recipient_id,
+                lt.c.repo_id == key.repo_id,
+                lt.c.commit == key.commit,
+                lt.c.file == key.file,
+            )
+        ).first()
+        if seen is not None:
+            return "counted_before", int(cap)
+    used = conn.execute(select(func.count()).where(lt.c.license_number == number)).scalar_one()
+    if int(used) >= int(cap):
+        return "exhausted", int(cap)
+    if not counted or key is None:
+        return "available", int(cap)
+    conn.execute(
+        insert(lt),
+        {
+            "license_number": number,
+            "recipient_id": key.recipient_id,
+            "repo_id": key.repo_id,
+            "commit": key.commit,
+            "file": key.file,
+            "decision_id": decision_id,
+            "counted_at": store.now(),
+        },
+    )
+    return "claimed", int(cap)

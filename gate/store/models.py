@@ -23,52 +23,86 @@ from gate.core.canonical import canonical_json
 from gate.core.values import ComputeInterval, ModelFacts
 from gate.errors import InputError, NotFoundError
 from gate.model_codec import compute_to_dict, model_facts_from_dict, model_facts_to_dict
-from gate.store import audit, recipients
+from gate.store import audit, generation, recipients
 from gate.store.db import Store
+from gate.store.repos import repo_key
 from gate.store.schema import declarations, designations, model_overrides, model_records
 from gate.store.schema import trained_for as tf
 
 OVERRIDE_FIELDS = ("published", "training_compute", "less_capable_than_published")
 
 
-def _repo(repo_id: str) -> str:
-    repo = repo_id.strip()
-    if not repo or repo.startswith("/") or " " in repo:
-        raise InputError("repo", f"not a repository id: {repo_id!r}")
-    return repo
+_repo = repo_key
 
 
 def save_classification(store: Store, facts: ModelFacts) -> None:
-    """Cache the classifiers' facts for (repo, commit); the proxy classifies once per commit."""
+    """Record the classifiers' facts for (repo, commit), once (see `record_classification`)."""
+    record_classification(store, facts)
+
+
+def record_classification(store: Store, facts: ModelFacts) -> ModelFacts:
+    """Record the classifiers' facts for (repo, commit), once: the first record wins.
+
+    Replicas that see a new commit at the same moment all classify it; the insert does nothing
+    when a record exists (ON CONFLICT DO NOTHING on both databases), and every caller gets the
+    one stored record back, so they all decide on the same facts and none gets an error.
+    """
     if not facts.commit:
         raise InputError("commit", "a classification binds to a commit")
+    key = _repo(facts.repo_id)
     body = canonical_json(model_facts_to_dict(facts)).decode()
-    key = (model_records.c.repo_id == facts.repo_id) & (model_records.c.commit == facts.commit)
+    row = {"repo_id": key, "commit": facts.commit, "facts": body, "updated_at": store.now()}
     with store.write() as conn:
-        if conn.execute(select(model_records.c.repo_id).where(key)).first() is None:
+        if store.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            stmt: Any = pg_insert(model_records).values(row).on_conflict_do_nothing()
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(model_records).values(row).on_conflict_do_nothing()
+        # A first record changes nothing already built from the records (whatever is built for
+        # this commit classifies it first), so only `reclassify` moves the generation.
+        conn.execute(stmt)
+        stored = conn.execute(
+            select(model_records.c.facts).where(
+                model_records.c.repo_id == key, model_records.c.commit == facts.commit
+            )
+        ).scalar_one()
+    kept = model_facts_from_dict(json.loads(stored))
+    return replace(kept, repo_id=facts.repo_id)
+
+
+def reclassify(store: Store, facts: ModelFacts) -> None:
+    """Replace the recorded classification of (repo, commit) (a deliberate re-run)."""
+    if not facts.commit:
+        raise InputError("commit", "a classification binds to a commit")
+    key = _repo(facts.repo_id)
+    body = canonical_json(model_facts_to_dict(facts)).decode()
+    with store.write() as conn:
+        done = conn.execute(
+            update(model_records)
+            .where(model_records.c.repo_id == key, model_records.c.commit == facts.commit)
+            .values(facts=body, updated_at=store.now())
+        )
+        if not done.rowcount:
             conn.execute(
                 insert(model_records),
-                {
-                    "repo_id": facts.repo_id,
-                    "commit": facts.commit,
-                    "facts": body,
-                    "updated_at": store.now(),
-                },
+                {"repo_id": key, "commit": facts.commit, "facts": body, "updated_at": store.now()},
             )
-        else:
-            conn.execute(
-                update(model_records).where(key).values(facts=body, updated_at=store.now())
-            )
+        generation.bump(conn)
 
 
 def get_classification(store: Store, repo_id: str, commit: str) -> ModelFacts | None:
     with store.read() as conn:
         row = conn.execute(
             select(model_records.c.facts).where(
-                model_records.c.repo_id == repo_id, model_records.c.commit == commit
+                model_records.c.repo_id == _repo(repo_id), model_records.c.commit == commit
             )
         ).first()
-    return None if row is None else model_facts_from_dict(json.loads(row.facts))
+    if row is None:
+        return None
+    return replace(model_facts_from_dict(json.loads(row.facts)), repo_id=repo_id)
 
 
 def classify(
@@ -111,6 +145,7 @@ def classify(
     ]
     with store.write() as conn:
         conn.execute(insert(model_overrides), rows)
+        generation.bump(conn)
         audit.append(
             conn,
             store,
@@ -137,6 +172,7 @@ def designate(
         raise InputError("reason", "a designation needs a reason")
     with store.write() as conn:
         conn.execute(delete(designations).where(designations.c.repo_id == repo))
+        generation.bump(conn)
         conn.execute(
             insert(designations),
             {
@@ -163,10 +199,12 @@ def designate(
 
 
 def undesignate(store: Store, repo_id: str, *, reason: str, actor: str) -> None:
+    repo_id = _repo(repo_id)
     with store.write() as conn:
         result = conn.execute(delete(designations).where(designations.c.repo_id == repo_id))
         if result.rowcount == 0:
             raise NotFoundError(f"{repo_id} is not designated")
+        generation.bump(conn)
         audit.append(
             conn,
             store,
@@ -185,6 +223,7 @@ def set_trained_for(store: Store, repo_id: str, recipient_id: str, *, actor: str
             select(tf.c.repo_id).where(tf.c.repo_id == repo, tf.c.recipient_id == recipient_id)
         ).first()
         if exists is None:
+            generation.bump(conn)
             conn.execute(
                 insert(tf),
                 {
@@ -222,7 +261,8 @@ _OVERRIDES = (
 
 
 def trained_for_in(conn: Connection, repo_id: str, recipient_id: str) -> bool:
-    found = conn.execute(_TRAINED_FOR, {"repo_id": repo_id, "recipient_id": recipient_id})
+    key = _repo(repo_id)
+    found = conn.execute(_TRAINED_FOR, {"repo_id": key, "recipient_id": recipient_id})
     return found.first() is not None
 
 
@@ -231,6 +271,7 @@ def record_declaration(
 ) -> str:
     """Keep a compute declaration as received (already verified by its reader); returns its id."""
     declaration_id = f"decl_{secrets.token_hex(8)}"
+    repo_id = _repo(repo_id)
     with store.write() as conn:
         conn.execute(
             insert(declarations),
@@ -260,10 +301,11 @@ def record_declaration(
 
 def fold_in(conn: Connection, facts: ModelFacts) -> ModelFacts:
     """The facts with the operator's designation and overrides applied (overrides win)."""
-    row = conn.execute(_DESIGNATION, {"repo_id": facts.repo_id}).first()
+    key = _repo(facts.repo_id)
+    row = conn.execute(_DESIGNATION, {"repo_id": key}).first()
     if row is not None:
         facts = replace(facts, designated=True, designation_reason=row.reason)
-    rows = conn.execute(_OVERRIDES, {"repo_id": facts.repo_id}).all()
+    rows = conn.execute(_OVERRIDES, {"repo_id": key}).all()
     chosen: dict[str, Any] = {}
     # Repository-wide first, then commit-specific, each oldest first: the last write wins.
     for override in sorted(rows, key=lambda r: (r.commit is not None, r.id)):
@@ -291,7 +333,8 @@ def fold_in(conn: Connection, facts: ModelFacts) -> ModelFacts:
 
 
 def show(store: Store, repo_id: str) -> dict[str, Any]:
-    """Everything on record for a repository."""
+    """Everything on record for a repository (matched by its key, any case)."""
+    repo_id = _repo(repo_id)
     with store.read() as conn:
         classifications = conn.execute(
             select(model_records).where(model_records.c.repo_id == repo_id)

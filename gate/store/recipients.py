@@ -21,7 +21,7 @@ from gate.core.canonical import canonical_json
 from gate.core.values import SELF, Attestation, Party, Recipient
 from gate.errors import InputError, NotFoundError
 from gate.rules.countries import normalize_country
-from gate.store import audit
+from gate.store import audit, generation
 from gate.store.db import Store
 from gate.store.schema import recipients as t
 
@@ -218,6 +218,7 @@ def add(store: Store, recipient_id: str, *, actor: str, **fields: Any) -> Recipi
         conn.execute(
             insert(t), {"id": recipient_id, **_columns(row), "created_at": now, "updated_at": now}
         )
+        generation.bump(conn)
         record = _get(conn, recipient_id)
         assert record is not None
         audit.append(
@@ -254,6 +255,7 @@ def update_recipient(
         conn.execute(
             update(t).where(t.c.id == recipient_id).values(**_columns(row), updated_at=store.now())
         )
+        generation.bump(conn)
         record = _get(conn, recipient_id)
         assert record is not None
         audit.append(
@@ -266,8 +268,13 @@ def update_recipient(
     return record
 
 
-def apply_in(conn: Connection, store: Store, recipient_id: str, fields: Mapping[str, Any]) -> None:
-    """Update a recipient inside the caller's transaction (an approved inquiry's answers)."""
+def apply_in(
+    conn: Connection, store: Store, recipient_id: str, fields: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Update a recipient inside the caller's transaction (an approved inquiry's answers).
+
+    Returns what changed in the record, field by field: {"field": {"from": ..., "to": ...}}.
+    """
     current = _require(conn, recipient_id)
     row = {
         "destinations": list(current.destinations),
@@ -278,6 +285,33 @@ def apply_in(conn: Connection, store: Store, recipient_id: str, fields: Mapping[
     conn.execute(
         update(t).where(t.c.id == recipient_id).values(**_columns(row), updated_at=store.now())
     )
+    generation.bump(conn)
+    after = _require(conn, recipient_id)
+    return record_changes(current, after)
+
+
+def record_changes(before: RecipientRecord, after: RecipientRecord) -> dict[str, dict[str, Any]]:
+    """The decision-relevant fields that differ between two versions of a recipient."""
+    old, new = before.to_dict(), after.to_dict()
+    keys = (
+        "headquarters",
+        "ultimate_parent",
+        "default_destination",
+        "destinations",
+        "security_attestation",
+    )
+    return {k: {"from": _plain(old[k]), "to": _plain(new[k])} for k in keys if old[k] != new[k]}
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready (dates as ISO text) for the audit entry and the CLI."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
 
 
 def remove(store: Store, recipient_id: str, *, actor: str) -> None:
@@ -285,6 +319,7 @@ def remove(store: Store, recipient_id: str, *, actor: str) -> None:
     with store.write() as conn:
         _require(conn, recipient_id)
         conn.execute(update(t).where(t.c.id == recipient_id).values(removed_at=store.now()))
+        generation.bump(conn)
         audit.append(
             conn,
             store,
@@ -340,6 +375,7 @@ __all__ = [
     "get",
     "get_in",
     "list_all",
+    "record_changes",
     "remove",
     "update_recipient",
 ]

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from sqlalchemy import Connection
+
 from gate.core.canonical import canonical_json
-from gate.core.values import Decision, TransferRequest, Verdict
+from gate.core.values import Basis, Decision, Reason, TransferRequest, Verdict
 from gate.errors import InputError
 from gate.schema import request_to_dict
-from gate.store import audit, inquiries
+from gate.store import audit, inquiries, licenses
 from gate.store.audit import AuditEntry
 from gate.store.db import Store
+from gate.store.licenses import TransferKey
+from gate.store.repos import repo_key
 
 Mode = Literal["enforce", "shadow"]
 
@@ -67,6 +71,9 @@ def new_decision_id() -> str:
     return f"dec_{time.time_ns() // 1000:013x}{secrets.token_hex(6)}"
 
 
+Extra = Mapping[str, Any] | Callable[[Decision], Mapping[str, Any] | None] | None
+
+
 def record_decision(
     store: Store,
     request: TransferRequest,
@@ -75,23 +82,156 @@ def record_decision(
     mode: Mode = "enforce",
     *,
     decision_id: str | None = None,
-    extra: Mapping[str, Any] | None = None,
+    extra: Extra = None,
+    counted: bool = False,
+    redecide: Callable[[TransferRequest], Decision] | None = None,
 ) -> AuditEntry:
-    """Append the decision to the audit chain; StoreError if it cannot be recorded.
+    """`record_transfer`, returning the entry only (`entry.payload["decision"]` is the decision
+    that stands)."""
+    return record_transfer(
+        store,
+        request,
+        decision,
+        meta,
+        mode,
+        decision_id=decision_id,
+        extra=extra,
+        counted=counted,
+        redecide=redecide,
+    )[1]
 
-    `extra` adds fields to the entry (the signed receipt, a note), under their own names;
-    it cannot replace the decision's own fields.
 
+def record_transfer(
+    store: Store,
+    request: TransferRequest,
+    decision: Decision,
+    meta: RequestMeta,
+    mode: Mode = "enforce",
+    *,
+    decision_id: str | None = None,
+    extra: Extra = None,
+    counted: bool = False,
+    redecide: Callable[[TransferRequest], Decision] | None = None,
+) -> tuple[Decision, AuditEntry]:
+    """Append the decision to the audit chain; StoreError if it cannot be recorded (then the
+    caller must not transfer). Returns the decision that stands and its entry.
+
+    `extra` adds fields to the entry (the signed receipt, a note), under their own names; it
+    cannot replace the decision's own fields. Give a function of the standing decision when
+    what it adds depends on it (a receipt is only for an allowed transfer).
+
+    A decision that uses a capped license is settled against the cap in the same transaction
+    as its entry (`licenses.claim_in`). `counted`: this request sends bytes of a parameter file
+    beyond its header (the caller knows: a GET that is not a header-window read); it takes one
+    transfer of the cap unless the file was counted before. When the cap is exhausted the
+    license is taken away and the request decided again with `redecide` (without it:
+    `license_required`), with a first reason naming the license.
     `entry.payload["allowed"]` says whether bytes may flow (always in shadow mode);
     `entry.inquiry_id` names the inquiry a hold opened or reused.
     """
     if mode not in ("enforce", "shadow"):
         raise InputError("mode", f"expected enforce or shadow, got {mode!r}")
-    enforced = mode == "enforce"
-    allowed = decision.allowed or not enforced
     decision_id = decision_id or new_decision_id()
     recipient_id = meta.recipient_id or request.recipient.id
     repo_id = meta.repo_id or request.model.repo_id
+    fast = decision.license_used is None and (
+        decision.verdict is not Verdict.HOLD or not recipient_id
+    )
+    if fast:
+        payload, columns = _payload(request, decision, meta, mode, decision_id, extra)
+        return decision, audit.append_now(store, "decision", payload, **columns)
+    key = _transfer_key(recipient_id, repo_id, meta, request)
+    with store.write() as conn:
+        request, decision, claim = _settle_license(
+            conn, store, request, decision, key, counted, decision_id, redecide
+        )
+        payload, columns = _payload(request, decision, meta, mode, decision_id, extra)
+        if claim is not None:
+            payload["license_claim"] = claim
+        inquiry_id = None
+        if decision.verdict is Verdict.HOLD and recipient_id is not None:
+            inquiry_id = inquiries.open_or_reuse(
+                conn, store, recipient_id, repo_id, decision.questions, decision_id=decision_id
+            )
+            payload["inquiry_id"] = inquiry_id
+        entry = audit.append(conn, store, "decision", payload, **columns)
+    return decision, replace(entry, inquiry_id=inquiry_id)
+
+
+def _transfer_key(
+    recipient_id: str | None, repo_id: str, meta: RequestMeta, request: TransferRequest
+) -> TransferKey | None:
+    commit = meta.commit or request.model.commit
+    file = meta.file or request.file
+    if not recipient_id or not commit or not file:
+        return None
+    return TransferKey(recipient_id, repo_key(repo_id), commit, file)
+
+
+def _settle_license(
+    conn: Connection,
+    store: Store,
+    request: TransferRequest,
+    decision: Decision,
+    key: TransferKey | None,
+    counted: bool,
+    decision_id: str,
+    redecide: Callable[[TransferRequest], Decision] | None,
+) -> tuple[TransferRequest, Decision, dict[str, str] | None]:
+    """The request and decision that stand once every capped license the decision uses is
+    checked against its cap (an exhausted license is taken out of the request, so the record
+    replays), and the claim recorded for it (None when nothing was counted)."""
+    exhausted: list[Reason] = []
+    while decision.license_used is not None:
+        number = decision.license_used
+        outcome, cap = licenses.claim_in(
+            conn, store, number, key, counted=counted, decision_id=decision_id
+        )
+        if outcome != "exhausted":
+            claim = key.to_dict(number) if outcome == "claimed" and key is not None else None
+            return request, _with_reasons(decision, exhausted), claim
+        exhausted.append(
+            Reason(
+                "license_cap_exhausted",
+                f"License {number} is exhausted: it authorises {cap} transfer(s) and all have "
+                "been used",
+                "15 CFR 750.7",
+            )
+        )
+        left = tuple(x for x in request.licenses if x.number != number)
+        request = replace(request, licenses=left)
+        decision = redecide(request) if redecide is not None else _license_required(decision)
+    return request, _with_reasons(decision, exhausted), None
+
+
+def _license_required(decision: Decision) -> Decision:
+    return replace(
+        decision,
+        verdict=Verdict.LICENSE_REQUIRED,
+        basis=Basis.LICENSE_REQUIRED,
+        reasons=(),
+        license_used=None,
+        questions=(),
+    )
+
+
+def _with_reasons(decision: Decision, extra: list[Reason]) -> Decision:
+    # The exhausted license comes first: the refusal's message starts with it.
+    return decision if not extra else replace(decision, reasons=(*extra, *decision.reasons))
+
+
+def _payload(
+    request: TransferRequest,
+    decision: Decision,
+    meta: RequestMeta,
+    mode: Mode,
+    decision_id: str,
+    extra: Extra,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The entry's payload and its lookup columns."""
+    added = extra(decision) if callable(extra) else extra
+    enforced = mode == "enforce"
+    allowed = decision.allowed or not enforced
     payload: dict[str, Any] = {
         "decision_id": decision_id,
         "mode": mode,
@@ -103,36 +243,19 @@ def record_decision(
         "meta": meta.to_dict(),
         "inquiry_id": None,
     }
-    for key, value in (extra or {}).items():
-        if key in payload:
+    for key, value in (added or {}).items():
+        if key in payload or key == "license_claim":
             raise InputError(f"extra.{key}", "would replace a field of the decision record")
         payload[key] = value
-    columns = dict(
-        ref=decision_id,
-        recipient_id=recipient_id,
-        repo_id=repo_id,
-        license_used=decision.license_used,
-        verdict=decision.verdict.value,
-        allowed=allowed,
-    )
-    if decision.verdict is not Verdict.HOLD or recipient_id is None:
-        return audit.append_now(store, "decision", payload, **columns)  # type: ignore[arg-type]
-    with store.write() as conn:
-        inquiry_id = inquiries.open_or_reuse(
-            conn, store, recipient_id, repo_id, decision.questions, decision_id=decision_id
-        )
-        payload["inquiry_id"] = inquiry_id
-        entry = audit.append(conn, store, "decision", payload, **columns)  # type: ignore[arg-type]
-    return AuditEntry(
-        entry.seq,
-        entry.hash,
-        entry.prev_hash,
-        entry.recorded_at,
-        entry.kind,
-        entry.ref,
-        entry.payload,
-        inquiry_id,
-    )
+    columns = {
+        "ref": decision_id,
+        "recipient_id": meta.recipient_id or request.recipient.id,
+        "repo_id": meta.repo_id or request.model.repo_id,
+        "license_used": decision.license_used,
+        "verdict": decision.verdict.value,
+        "allowed": allowed,
+    }
+    return payload, columns
 
 
 def record_outcome(store: Store, decision_id: str, outcome: str, detail: str) -> AuditEntry:

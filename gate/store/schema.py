@@ -170,7 +170,50 @@ inquiries = Table(
     Column("reviewed_by", String(200)),
     Column("review_note", Text),
     Column("reviewed_at", UTCDateTime()),
+    # The version of the answers now in `answers` (1 = first submission), and the version an
+    # officer approved or rejected: a review binds to the answers it saw.
+    Column("answers_version", Integer),
+    Column("reviewed_version", Integer),
     Index("ix_inquiries_recipient_repo", "recipient_id", "repo_id"),
+)
+
+inquiry_answers = Table(
+    "inquiry_answers",
+    metadata,
+    # Every submission of answers, kept: `gate inquiries show --version N` and the approval's
+    # "what changed" read them.
+    Column("inquiry_id", String(40), ForeignKey("inquiries.id"), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("answers", Text, nullable=False),  # canonical JSON
+    Column("answered_by", String(200), nullable=False),
+    Column("answered_at", UTCDateTime(), nullable=False),
+)
+
+license_transfers = Table(
+    "license_transfers",
+    metadata,
+    # One row per transfer a capped license authorised: the first decision that sent bytes of a
+    # parameter file beyond its header, per (license, recipient, repository key, commit, file).
+    # Written in the same transaction as that decision's audit entry, which records the claim
+    # under "license_claim"; `verify` checks the two agree, so deleting rows (to reset a cap) is
+    # detected. The cap counts these rows, never the audit lookup columns.
+    Column("license_number", String(100), ForeignKey("licenses.number"), primary_key=True),
+    Column("recipient_id", String(100), primary_key=True),
+    Column("repo_id", String(300), primary_key=True),
+    Column("commit", String(64), primary_key=True),
+    Column("file", String(1000), primary_key=True),
+    Column("decision_id", String(64), nullable=False),
+    Column("counted_at", UTCDateTime(), nullable=False),
+)
+
+records_generation = Table(
+    "records_generation",
+    metadata,
+    # One row, bumped by every change to a recipient, license, designation, override or
+    # classification: what is built from the records (snapshot bundles) is keyed by it, so a
+    # change invalidates it in every worker and replica.
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("generation", BigInteger, nullable=False),
 )
 
 audit_entries = Table(

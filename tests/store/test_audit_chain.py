@@ -193,7 +193,7 @@ def test_checkpoint_after_minutes_without_enough_entries(
 ) -> None:
     # The head's checkpoint clock starts when the store is created (real time).
     base = datetime.now(UTC) + timedelta(minutes=1)
-    moments = iter(base + timedelta(minutes=m) for m in (0, 7, 14))
+    moments = iter(base + timedelta(minutes=m) for m in (0, 7, 14, 15))
     store = make_store(
         signer=signer,
         checkpoints=CheckpointPolicy(every=1000, minutes=10),
@@ -206,3 +206,9 @@ def test_checkpoint_after_minutes_without_enough_entries(
         seqs = [r[0] for r in conn.execute(text("SELECT seq FROM audit_checkpoints"))]
     assert seqs == [3]
     assert audit.verify_chain(store, signer.public_keys).ok
+
+
+def test_lookup_keys_from_clients_are_not_found_never_a_database_error(store: Store) -> None:
+    for key in ("9" * 30, "1" * 19, "x" * 500, "dec_" + "f" * 200, "١٢٣"):
+        with pytest.raises(NotFoundError):
+            audit.get_entry(store, key)

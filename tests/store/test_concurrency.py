@@ -12,13 +12,14 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from gate.errors import StoreError
 from gate.store import audit
-from gate.store.db import Store, open_store
+from gate.store.db import CheckpointPolicy, Store, open_store
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +37,14 @@ def _spawn(url: str, count: int, name: str) -> subprocess.Popen[str]:
     )
 
 
-def test_parallel_writers_share_one_chain(database_url: str, store: Store) -> None:
+@pytest.fixture
+def unsigned(make_store: Callable[..., Store]) -> Store:
+    """The writers here have no key: verify without the checkpoint cadence (tested elsewhere)."""
+    return make_store(checkpoints=CheckpointPolicy(every=10**9, minutes=10**6))
+
+
+def test_parallel_writers_share_one_chain(database_url: str, unsigned: Store) -> None:
+    store = unsigned
     writers, per_writer = 4, 150
     procs = [_spawn(database_url, per_writer, f"w{i}") for i in range(writers)]
     for proc in procs:
@@ -50,8 +58,9 @@ def test_parallel_writers_share_one_chain(database_url: str, store: Store) -> No
 
 
 def test_killed_writer_leaves_a_verifiable_chain_with_every_committed_entry(
-    database_url: str, store: Store
+    database_url: str, unsigned: Store
 ) -> None:
+    store = unsigned
     proc = _spawn(database_url, 0, "victim")
     other = _spawn(database_url, 200, "survivor")
     assert proc.stdout is not None

@@ -61,7 +61,15 @@ def _decide_and_record(
         size=123,
         client_address="127.0.0.1",
     )
-    return record_decision(store, request, decision, meta, mode)  # type: ignore[arg-type]
+    return record_decision(
+        store,
+        request,
+        decision,
+        meta,
+        mode,  # type: ignore[arg-type]
+        counted=True,
+        redecide=lambda r: decide(r, ruleset),
+    )
 
 
 def test_allied_recipient_is_allowed_and_recorded_with_full_inputs(
@@ -150,11 +158,13 @@ def test_iaas_red_flag_duty_to_inquire_then_license(store: Store, ruleset: Rules
     licensed = _decide_and_record(store, ruleset, "gamma")
     assert licensed.payload["decision"]["basis"] == "licensed"
     assert licensed.payload["decision"]["license_used"] == "D123456"
-    # The cap was one transfer: the license is exhausted and no longer offered.
+    # The cap was one transfer: the license is exhausted for any other file.
     assert licenses.get(store, "D123456").exhausted
-    assert _decide_and_record(store, ruleset, "gamma").payload["decision"]["verdict"] == (
-        "license_required"
-    )
+    assert licenses.get(store, "D123456").transfers == 1
+    # The same file again (a resumed download) was counted already: still licensed.
+    again = _decide_and_record(store, ruleset, "gamma")
+    assert again.payload["decision"]["basis"] == "licensed"
+    assert licenses.get(store, "D123456").transfers == 1
 
 
 def test_unacknowledged_obligation_cannot_be_approved(store: Store, ruleset: Ruleset) -> None:
