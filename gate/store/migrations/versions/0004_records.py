@@ -2,7 +2,7 @@
 repository ids matched as the hub matches them (lower case).
 
 Revision ID: 0004_records
-Revises: 0002_screening
+Revises: 0003_officers
 Create Date: 2026-12-01
 """
 
