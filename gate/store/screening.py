@@ -27,7 +27,7 @@ from gate.screening.lists import ListEntry, ParsedList, content_hash
 from gate.screening.matching import Hit, ScreeningIndex
 from gate.screening.normalize import normalize_name
 from gate.screening.status import PartyResult, Status, screening_statuses
-from gate.store import audit, recipients
+from gate.store import audit, generation, recipients
 from gate.store.db import Store
 from gate.store.recipients import RecipientRecord
 from gate.store.schema import screening_entries as te
@@ -247,6 +247,7 @@ def _screen_in(
                 )
             conn.execute(insert(tr).values(**row))
     results = _current_in(conn, record.id)
+    generation.bump(conn)  # a party's screening status is part of what a decision reads
     audit.append(
         conn,
         store,
@@ -390,6 +391,7 @@ def review(
             )
         )
         after = _result(conn.execute(select(tr).where(tr.c.id == result_id)).one())
+        generation.bump(conn)
         audit.append(
             conn,
             store,

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 
 from gate.errors import InputError, NotFoundError, StoreError
 from gate.screening.lists import ParsedList, parse_file
-from gate.store import audit, recipients, screening
+from gate.store import audit, generation, recipients, screening
 from gate.store.db import Store, open_store
 from gate.store.schema import screening_entries, screening_list_entries
 from tests.screening.conftest import DATA, changed_list
@@ -230,3 +230,16 @@ def test_an_entry_edited_in_the_database_stops_screening(store: Store, csl: Pars
             screening.screen_recipient(other, "hw", actor="admin")
     finally:
         other.close()
+
+
+def test_screening_and_reviews_move_the_records_generation(store: Store, csl: ParsedList) -> None:
+    # What was built from the records (snapshot bundles) is keyed by the generation: a party's
+    # new screening status must invalidate it like any other change to the recipient.
+    _add(store, "hw", HUAWEI_LIKE, "CN")
+    before = generation.current(store)
+    screening.import_list(store, csl, actor="officer")
+    screened = generation.current(store)
+    assert screened > before
+    (hit,) = screening.list_results(store, recipient_id="hw", status="possible_match")
+    screening.review(store, hit.id, decision="confirm", reason="same company", officer="o.smith")
+    assert generation.current(store) > screened
