@@ -64,6 +64,7 @@ def _ctx(gk: StoreGatekeeper, token: str, facts: ModelFacts, path: str) -> Trans
         method="GET",
         byte_range=None,
         model_facts=facts,
+        counts_transfer=True,  # a whole-file GET: the bytes beyond the header go out
     )
 
 
@@ -162,8 +163,13 @@ def test_license_cap_stays_exact_with_the_cache(stores: tuple[Store, Store, Stor
         actor="tests",
     )
     a, b = _workers(stores)
+    # A cap counts transfers: the first download of each file, per recipient, commit and file.
     verdicts = [
-        gk.check(_ctx(gk, tokens["r-cn"], frontier, "model.safetensors")).basis
-        for gk in (a, b, a, b, a)
+        gk.check(_ctx(gk, tokens["r-cn"], frontier, f"model-0000{i}-of-00005.safetensors")).basis
+        for i, gk in enumerate((a, b, a, b, a), 1)
     ]
     assert verdicts.count("licensed") == 2, verdicts
+    # Downloading a counted file again uses none of the cap.
+    counted = verdicts.index("licensed") + 1
+    again = b.check(_ctx(b, tokens["r-cn"], frontier, f"model-0000{counted}-of-00005.safetensors"))
+    assert again.basis == "licensed"
