@@ -11,7 +11,7 @@ from typing import Any, TextIO
 import typer
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from gate.cli.output import print_json, stdout
+from gate.cli.output import entries_progress, print_json, stdout
 from gate.cli.records_common import DB_OPTION, JSON_OPTION, cli_store, fields, parse_since, table
 from gate.errors import InputError, NotFoundError
 from gate.rules.loader import load_ruleset_set
@@ -65,8 +65,8 @@ def audit_verify(
     """Recompute the chain. Exit 0 when intact, 1 when broken (naming the first broken entry)."""
     keys = _public_keys(public_key)
     saved = _saved(checkpoint)
-    with cli_store(db) as store:
-        result = verify.verify_chain(store, keys, saved=saved)
+    with cli_store(db) as store, entries_progress("verifying the chain", quiet=as_json) as step:
+        result = verify.verify_chain(store, keys, saved=saved, progress=step)
     if as_json:
         print_json(result.to_dict())
     else:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date
+
 import typer
 
-from gate.cli.output import print_json, stdout
+from gate.cli.output import print_json, stderr, stdout
 from gate.cli.records_common import (
     BY_OPTION,
     DB_OPTION,
@@ -17,6 +19,7 @@ from gate.cli.records_common import (
 )
 from gate.cli.repo_check import FORCE_OPTION, match_repo
 from gate.store import licenses
+from gate.store.db import Store
 
 licenses_app = typer.Typer(help="BIS licenses on record.", no_args_is_help=True)
 
@@ -45,6 +48,13 @@ def licenses_add(
     assert until is not None
     matches = [match_repo(m, force=force) for m in model if m.strip().upper() != licenses.ECCN]
     with cli_store(db) as store:
+        today = _today(store)
+        if until < today:
+            stderr().print(
+                f"warning: license {number} is already expired (valid until {until}, "
+                f"today is {today}); recording it anyway",
+                markup=False,
+            )
         record = licenses.add(
             store,
             number,
@@ -60,22 +70,35 @@ def licenses_add(
     if not as_json:
         for matched in matches:
             stdout().print(str(matched), markup=False)
-    _print_license(record, as_json)
+    _print_license(record, today, as_json)
 
 
-def _print_license(record: licenses.LicenseRecord, as_json: bool) -> None:
+def _today(store: Store) -> date:
+    return store.now().astimezone(UTC).date()
+
+
+def _usage(record: licenses.LicenseRecord) -> str:
+    return f"{record.transfers} of {record.max_transfers or 'unlimited'}"
+
+
+def _license_dict(record: licenses.LicenseRecord, today: date) -> dict[str, object]:
+    return {**record.to_dict(), "status": record.status_on(today)}
+
+
+def _print_license(record: licenses.LicenseRecord, today: date, as_json: bool) -> None:
     if as_json:
-        print_json(record.to_dict())
+        print_json(_license_dict(record, today))
         return
     fields(
         f"license {record.number}",
         [
+            ("status", record.status_on(today)),
             ("recipient", record.recipient_id),
             ("models", record.models),
             ("destinations", record.destinations),
             ("valid", f"{record.valid_from or '...'} to {record.valid_until}"),
             ("conditions", record.conditions or "-"),
-            ("transfers", f"{record.transfers} of {record.max_transfers or 'unlimited'}"),
+            ("transfers", _usage(record)),
             ("revoked", record.revoked_at),
         ],
     )
@@ -87,24 +110,26 @@ def licenses_list(
     as_json: bool = JSON_OPTION,
     db: str | None = DB_OPTION,
 ) -> None:
-    """List licenses."""
+    """List licenses, each with its status today (valid, expired, not yet valid, used up,
+    revoked) and its transfers against its cap."""
     with cli_store(db) as store:
         records = licenses.list_all(store, recipient_id=recipient_id)
+        today = _today(store)
     if as_json:
-        print_json([r.to_dict() for r in records])
+        print_json([_license_dict(r, today) for r in records])
         return
     table(
         "licenses",
-        ["number", "recipient", "models", "destinations", "valid until", "transfers", "revoked"],
+        ["number", "status", "recipient", "models", "destinations", "valid", "transfers"],
         [
             (
                 r.number,
+                r.status_on(today),
                 r.recipient_id,
                 r.models,
                 r.destinations,
-                r.valid_until,
-                f"{r.transfers}/{r.max_transfers or '-'}",
-                r.revoked_at,
+                f"{r.valid_from or '...'} to {r.valid_until}",
+                _usage(r),
             )
             for r in records
         ],
@@ -119,7 +144,7 @@ def licenses_show(
 ) -> None:
     """Show one license."""
     with cli_store(db) as store:
-        _print_license(licenses.get(store, number), as_json)
+        _print_license(licenses.get(store, number), _today(store), as_json)
 
 
 @licenses_app.command("revoke")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from gate.cli.output import print_json, stdout
@@ -121,6 +123,24 @@ def models_trained_for(
     stdout().print(f"{matched.key}: trained for {recipient_id}", markup=False)
 
 
+def _operations_text(value: float | None) -> str:
+    return "?" if value is None else f"{value:.3g}"
+
+
+def _classification_row(record: dict[str, Any]) -> tuple[str, ...]:
+    facts = record["facts"]
+    compute = facts.get("training_compute") or {}
+    published = {True: "yes", False: "no"}.get(facts.get("published"), "unknown")
+    return (
+        record["commit"],
+        f"{_operations_text(compute.get('low'))} .. {_operations_text(compute.get('high'))}",
+        str(compute.get("method", "unknown")),
+        published,
+        facts.get("publication_evidence") or "-",
+        str(record["updated_at"]),
+    )
+
+
 @models_app.command("show")
 def models_show(
     repo: str = typer.Argument(..., metavar="REPO"),
@@ -143,6 +163,12 @@ def models_show(
             ("declarations", [d["id"] for d in data["declarations"]]),
         ],
     )
+    if data["classifications"]:
+        table(
+            "classifications (the classifiers' facts per commit, before overrides)",
+            ["commit", "training compute", "method", "published", "publication evidence", "when"],
+            [_classification_row(c) for c in data["classifications"]],
+        )
     if data["overrides"]:
         table(
             "operator overrides",

@@ -67,6 +67,16 @@ class LicenseRecord:
         in_dates = (self.valid_from is None or self.valid_from <= day) and day <= self.valid_until
         return in_dates and self.revoked_at is None and not self.exhausted
 
+    def status_on(self, day: date) -> str:
+        """What the license is worth on the day: revoked, not yet valid, expired, used up, valid."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.valid_from is not None and day < self.valid_from:
+            return "not yet valid"
+        if day > self.valid_until:
+            return "expired"
+        return "used up" if self.exhausted else "valid"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "number": self.number,

@@ -11,7 +11,7 @@ exactly what is and is not detected.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -263,11 +263,16 @@ def _claim_key(claim: dict[str, Any], decision_id: Any) -> tuple[Any, ...]:
     )
 
 
+PROGRESS_EVERY = 1000
+"""How many entries `verify_chain` walks between two `progress` calls."""
+
+
 def verify_chain(
     store: Store,
     public_keys: Keys = None,
     *,
     saved: Iterable[Mapping[str, Any]] = (),
+    progress: Callable[[int, int], None] | None = None,
 ) -> VerifyResult:
     """Recompute the whole chain; name the first entry that was edited, deleted, moved, inserted,
     left without its checkpoint, or whose lookup columns or license counts disagree with it.
@@ -275,6 +280,8 @@ def verify_chain(
     With `public_keys` (key id -> P-256 public key) the checkpoint signatures are verified too.
     `saved`: checkpoints kept outside the database (`parse_saved_checkpoints`); the chain must
     still hold each one's entry with the same hash. Their signatures need `public_keys`.
+    `progress(done, total)`: called every PROGRESS_EVERY entries and once at the end of the walk
+    (`total` is the head's count; a broken chain stops it early).
     """
     checked = public_keys is not None
     saved = list(saved)
@@ -305,9 +312,14 @@ def verify_chain(
                     raise _Broken(item["seq"], f"{where} {problem}")
             walk = _Walk(store, due, set(due))
             walk.wanted = {int(item["seq"]) for item in saved}
+            total = int(head.seq)
             for batch in _rows(conn, store.dialect):
                 for row in batch:
                     walk.entry(row)
+                    if progress is not None and walk.count % PROGRESS_EVERY == 0:
+                        progress(walk.count, total)
+            if progress is not None:
+                progress(walk.count, max(total, walk.count))
             _finish(walk, head, saved, rows, store.now())
         except _Broken as broken:
             count = 0 if walk is None else walk.count
