@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import hashlib
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,80 +31,16 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchlib import (  # noqa: E402  (the benchmarks' shared helpers, beside this script)
+    free_port,
+    peak_rss_mib,
+    prepare_records,
+    reset_peak,
+    start_gate,
+    wait_up,
+)
+
 from gate.hub.layout import write_snapshot as add_repo  # noqa: E402
-
-PASSPHRASE = "bench"
-
-
-def prepare_records(data_dir: Path) -> str:
-    """A key ring and one recipient with a token, as an operator would set them up."""
-    from gate.crypto.keys import KeyRing
-    from gate.store import credentials, recipients
-    from gate.store.db import open_store
-
-    KeyRing(data_dir / "keys").init(PASSPHRASE)
-    store = open_store(f"sqlite:///{data_dir / 'gate.db'}")
-    try:
-        recipients.add(
-            store,
-            "acme",
-            actor="bench",
-            name="Acme Labs",
-            headquarters="US",
-            parent="self",
-            destinations=["US"],
-            default_destination="US",
-        )
-        token, _ = credentials.create_token(store, "acme", actor="bench")
-    finally:
-        store.close()
-    return token
-
-
-def start_gate(store: Path, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "GATE_DATA_DIR": str(data_dir),
-        "GATE_KEY_PASSPHRASE": PASSPHRASE,
-        "GATE_LOG_LEVEL": "WARNING",
-    }
-    gate = Path(sys.executable).with_name("gate")
-    return subprocess.Popen(
-        [str(gate), "serve", "--store", str(store), "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_up(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def reset_peak(pid: int) -> None:
-    # Writing 5 to clear_refs resets VmHWM (Linux >= 4.0).
-    with open(f"/proc/{pid}/clear_refs", "w") as handle:
-        handle.write("5")
 
 
 def download(url: str, headers: dict[str, str]) -> tuple[float, str, int]:
