@@ -13,12 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from gate.core.decide import decide
 from gate.rules.loader import load_default_ruleset
 from gate.store.db import open_store
-from gate.store.facts import build_request
-from gate.store.record import RequestMeta, record_transfer
-from tests.store.test_decision_records import CONTROLLED, DAY
+from tests.store.test_license_caps import _transfer
 
 
 def main() -> None:
@@ -28,31 +25,10 @@ def main() -> None:
     print("ready", flush=True)
     while not go.exists():
         time.sleep(0.005)
-    request = build_request(
-        store,
-        recipient="acme",
-        repo_id=CONTROLLED.repo_id,
-        commit=CONTROLLED.commit,
-        revision="main",
-        file=file,
-        destination=None,
-        day=DAY,
-        model_facts=CONTROLLED,
-    )
-    meta = RequestMeta(
-        recipient_id="acme", repo_id=CONTROLLED.repo_id, commit=CONTROLLED.commit, file=file
-    )
-    decision, _entry = record_transfer(
-        store,
-        request,
-        decide(request, ruleset),
-        meta,
-        counted=True,
-        redecide=lambda r: decide(r, ruleset),
-    )
-    print(decision.verdict.value, decision.basis.value, flush=True)
-    if decision.reasons:
-        print(decision.reasons[0].text, flush=True)
+    verdict, basis, first_reason = _transfer(store, ruleset, file)
+    print(verdict, basis, flush=True)
+    if first_reason:
+        print(first_reason, flush=True)
     store.close()
 
 
