@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,9 @@ LFS_MIN_SIZE = 10 * 1024 * 1024
 """Plain (non-symlinked) files this large are listed as LFS files, as the hub would store them."""
 
 _PREFIX = "models--"
+_FOLDERS_RECHECK = 1.0
+"""Seconds the list of repository folders is used before the root's mtime is looked at again."""
+_MAX_REFS = 65536
 
 
 def repo_folder(repo_id: str) -> str:
@@ -73,6 +77,12 @@ class LocalStore:
         self._digests: dict[tuple[str, int, int], tuple[str, str]] = {}
         self._listings: dict[tuple[str, str], dict[str, FileEntry]] = {}
         self._folders: tuple[int, dict[str, list[str]]] | None = None
+        self._folders_seen = 0.0
+        """When the root folder's mtime was last looked at (monotonic)."""
+        self._refs_read: dict[str, tuple[tuple[int, int, int], str]] = {}
+        """ref file -> ((inode, size, mtime_ns), what it held): read again when it changes."""
+        self._real_paths: dict[tuple[str, str], dict[str, str]] = {}
+        """(folder, commit) -> path -> real path of its bytes, found when the commit is listed."""
         self.verified = VerifiedBlobs(verify_max_age)
         """Blobs whose bytes matched their sha256 (sent zero-copy while their identity holds)."""
 
@@ -114,9 +124,22 @@ class LocalStore:
 
     def _folder_names(self, *, fresh: bool) -> dict[str, list[str]]:
         """The repository folders by case-folded name, rescanned only when the root folder's
-        mtime changes (adding, removing or renaming a folder in it does) or when `fresh`."""
+        mtime changes (adding, removing or renaming a folder in it does) or when `fresh`.
+
+        The mtime is looked at no more than once per `_FOLDERS_RECHECK` seconds: a stat per
+        request, on the event loop, cost more than the rest of a small file's answer. A new
+        folder is still found at once (an unknown name looks again, `fresh`), and a folder
+        removed meanwhile is found missing when its files are read (`resolve` looks again)."""
+        now = time.monotonic()
+        if (
+            not fresh
+            and self._folders is not None
+            and now - self._folders_seen < _FOLDERS_RECHECK
+        ):
+            return self._folders[1]
         try:
             stamp = os.stat(self.root).st_mtime_ns
+            self._folders_seen = now
             if not fresh and self._folders is not None and self._folders[0] == stamp:
                 return self._folders[1]
             names: dict[str, list[str]] = {}
@@ -129,19 +152,52 @@ class LocalStore:
         return names
 
     async def resolve(self, repo_id: str, revision: str) -> Resolved:
+        try:
+            return self._resolve(repo_id, revision)
+        except RevisionNotFound:
+            before = None if self._folders is None else self._folders[1]
+            if self._folder_names(fresh=True) == before:
+                raise
+            # The folder list was up to a second old: answer for the store as it is now.
+            return self._resolve(repo_id, revision)
+
+    def _resolve(self, repo_id: str, revision: str) -> Resolved:
         canonical, folder = self._repo_dir(repo_id)
-        if is_commit(revision) and (folder / "snapshots" / revision).is_dir():
+        if is_commit(revision) and self._has_snapshot(folder, revision):
             return Resolved(canonical, revision, revision)
         if not is_ref(revision) or ".." in revision.split("/"):
             raise RevisionNotFound(f"revision {revision!r} not found in {canonical}")
-        ref = folder / "refs" / revision
-        try:
-            commit = ref.read_text(encoding="ascii").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RevisionNotFound(f"revision {revision!r} not found in {canonical}") from exc
-        if not is_commit(commit) or not (folder / "snapshots" / commit).is_dir():
+        commit = self._read_ref(str(folder / "refs" / revision))
+        if commit is None:
+            raise RevisionNotFound(f"revision {revision!r} not found in {canonical}")
+        if not is_commit(commit) or not self._has_snapshot(folder, commit):
             raise RevisionNotFound(f"revision {revision!r} of {canonical} points to no snapshot")
         return Resolved(canonical, commit, revision)
+
+    def _has_snapshot(self, folder: Path, commit: str) -> bool:
+        # A listed commit has its snapshot (listings are kept; a commit's files never change).
+        return (str(folder), commit) in self._listings or (folder / "snapshots" / commit).is_dir()
+
+    def _read_ref(self, path: str) -> str | None:
+        """What a ref file holds (None: no such ref), read again only when the file changed:
+        one stat instead of an open, a read and a close per request."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        known = self._refs_read.get(path)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        try:
+            with open(path, encoding="ascii") as handle:
+                commit = handle.read().strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        if len(self._refs_read) >= _MAX_REFS:
+            self._refs_read.clear()
+        self._refs_read[path] = (stamp, commit)
+        return commit
 
     def _refs(self, repo_id: str) -> Refs:
         _, folder = self._repo_dir(repo_id)
@@ -199,6 +255,7 @@ class LocalStore:
             raise RevisionNotFound(f"commit {commit} not found in {repo_id}")
         inside = str(folder) + os.sep
         entries: dict[str, FileEntry] = {}
+        reals: dict[str, str] = {}
         for dirpath, dirnames, filenames in os.walk(snapshot):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in filenames:
@@ -208,7 +265,9 @@ class LocalStore:
                 if not real.startswith(inside) or not os.path.isfile(real):
                     continue  # a link leaving the repository folder is not part of it
                 entries[rel] = self._entry(folder, rel, real)
+                reals[rel] = real
         listing = dict(sorted(entries.items()))
+        self._real_paths[(str(folder), commit)] = reals
         self._listings[(str(folder), commit)] = listing
         return listing
 
@@ -235,6 +294,9 @@ class LocalStore:
 
     def _real_path(self, repo_id: str, commit: str, entry: FileEntry) -> str:
         _, folder = self._repo_dir(repo_id)
+        known = self._real_paths.get((str(folder), commit), {}).get(entry.path)
+        if known is not None:
+            return known  # found when the commit was listed, inside the repository folder
         return os.path.realpath(folder / "snapshots" / commit / entry.path)
 
     async def open(

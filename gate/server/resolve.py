@@ -130,7 +130,7 @@ async def handle_resolve(request: Request, hub: HubPath, state: ServerState) -> 
         header_window=window,
     )
     is_parameters = ctx.is_parameters
-    answer = await state.records_call(state.gatekeeper.check, ctx)
+    answer = await state.decide(ctx)
     state.metrics.decisions[answer.verdict.value] += 1
     fields = {
         "decision_id": answer.decision_id,

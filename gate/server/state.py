@@ -17,7 +17,7 @@ from gate.hub.source import ModelSource
 from gate.server.metrics import Metrics
 from gate.service.classifying import ModelFactsProvider
 from gate.service.file_bytes import FileBytes
-from gate.service.gatekeeper import Caller, Gatekeeper, Mode
+from gate.service.gatekeeper import Caller, GateAnswer, Gatekeeper, Mode, TransferContext
 from gate.service.snapshot import Sidecars
 
 log = logging.getLogger("gate.server")
@@ -65,6 +65,14 @@ class ServerState:
 
     async def records_call(self, function: Callable[..., T], *args: Any) -> T:
         return await anyio.to_thread.run_sync(function, *args, limiter=self.records_limiter)
+
+    async def decide(self, ctx: TransferContext) -> GateAnswer:
+        """The gatekeeper's answer: from memory on the event loop when it can, else from the
+        records in a worker thread."""
+        answer = await self.gatekeeper.check_in_memory(ctx)
+        if answer is not None:
+            return answer
+        return await self.records_call(self.gatekeeper.check, ctx)
 
     async def authenticate(self, request: Request, *, decided: bool = False) -> Caller:
         """The caller. `decided`: the request goes on to `Gatekeeper.check`, which checks the

@@ -21,6 +21,7 @@ import os
 import socket
 import struct
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -44,8 +45,24 @@ SMALL = 64 * 1024
 of that size costs less than handing the socket to a thread."""
 
 
+_SMALL_KEPT_BYTES = 64 * 1024 * 1024
+"""Bytes of small verified blobs kept in memory (config files, tokenizers, small shards)."""
+_small_kept: OrderedDict[str, tuple[Identity, bytes]] = OrderedDict()
+_small_kept_size = 0
+
+
 def read_small(path: str, identity: Identity, start: int, stop: int) -> bytes | None:
-    """Bytes [start, stop) of a verified blob, or None when its identity is not `identity`."""
+    """Bytes [start, stop) of a verified blob, or None when its identity is not `identity`.
+
+    A whole small blob is kept in memory with the identity it was read under, and answered
+    from there while the caller's fresh stat shows that identity (any write through the
+    filesystem changes it): an open, a stat, a read and a close per request cost more than
+    the rest of a config file's answer."""
+    global _small_kept_size
+    kept = _small_kept.get(path)
+    if kept is not None and kept[0] == identity:
+        data = kept[1][start:stop]
+        return data if len(data) == stop - start else None
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
@@ -53,9 +70,17 @@ def read_small(path: str, identity: Identity, start: int, stop: int) -> bytes | 
     try:
         if identity_of(os.fstat(fd)) != identity:
             return None
-        data = os.pread(fd, stop - start, start)
+        whole = identity[2] <= SMALL
+        data = os.pread(fd, identity[2] if whole else stop - start, 0 if whole else start)
     finally:
         os.close(fd)
+    if whole and len(data) == identity[2]:
+        previous = _small_kept.pop(path, None)
+        _small_kept_size += len(data) - (len(previous[1]) if previous else 0)
+        _small_kept[path] = (identity, data)
+        while _small_kept_size > _SMALL_KEPT_BYTES:
+            _small_kept_size -= len(_small_kept.popitem(last=False)[1][1])
+        data = data[start:stop]
     return data if len(data) == stop - start else None
 
 

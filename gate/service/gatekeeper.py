@@ -107,6 +107,11 @@ class Gatekeeper(Protocol):
         """Decide, append the decision to the audit chain, and answer. StoreError: no bytes."""
         ...
 
+    async def check_in_memory(self, ctx: TransferContext) -> GateAnswer | None:
+        """`check` without a worker thread, when everything it reads is in memory; None: call
+        `check` (from a thread). Same guarantees: decided, appended, then answered."""
+        ...
+
     def record_outcome(self, decision_id: str, outcome: str, detail: str) -> None:
         """Record what became of an allowed transfer ("aborted", "completed", ...)."""
         ...

@@ -22,6 +22,14 @@ request. This cache keeps them, and checks once per call that the records have n
   to `ttl` later; an open inquiry without answers changes no step of the decision, and its
   answers, being `inquiry` entries, drop the cache at once.
 
+The event loop decides from memory alone (`recall`, no database read) and leaves the check to
+the store's writer thread: in the transaction that appends the decision, with the audit head
+locked, `confirm` reads the head and looks at what was appended since the cache last looked.
+If a record changed, the decision is not appended (the cache is dropped and the request is
+decided again from the records); so a decision from memory is never recorded after a change it
+did not see, in any worker or replica. Nothing learnt inside a transaction is trusted after it
+unless it committed.
+
 Failures are not cached: an unknown, revoked or expired token and a removed recipient are asked
 of the database every time. Any StoreError propagates (fail closed).
 """
@@ -33,8 +41,9 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from gate.core.values import ModelFacts, TransferRequest
 from gate.store import credentials
@@ -48,6 +57,7 @@ _NOT_RECORDS = ("decision", "outcome", "snapshot")
 _MAX_ENTRIES = 100_000
 
 _HEAD = select(func.max(audit_t.c.seq))
+_HEAD_ROW = "SELECT seq FROM audit_head WHERE id = 1"
 
 Key = tuple[str, str, str | None, str | None, str | None, str | None, date, ModelFacts | None]
 
@@ -71,6 +81,10 @@ class RecordsCache:
         self._requests: dict[Key, tuple[TransferRequest, str | None]] = {}
         self.reads = 0
         """Requests built from the records (cache misses), for tests and benchmarks."""
+        self._provisional: tuple[int, int] | None = None
+        """(transaction number, head) checked inside a write transaction not yet committed."""
+        self.stale = 0
+        """Decisions from memory that `confirm` turned back (records changed meanwhile)."""
 
     def _fresh(self) -> int:
         """Drop everything when the records changed since the last call (or `ttl` passed)."""
@@ -90,13 +104,100 @@ class RecordsCache:
         with self._lock:
             stale = last is None or head < last or now - self._since > self.ttl
             if changed or stale:
-                self._tokens.clear()
-                self._requests.clear()
+                self._drop()
                 self._since = now
-                self._epoch += 1
             if self._head is None or head > self._head or stale:
                 self._head = head
             return self._epoch
+
+    def _drop(self) -> None:
+        """Forget everything (under `_lock`)."""
+        self._tokens.clear()
+        self._requests.clear()
+        self._since = self._clock()
+        self._epoch += 1
+
+    def recall(
+        self, token: str, key: Key
+    ) -> tuple[RecipientRecord, TransferRequest, str | None, int] | None:
+        """The token's recipient and the request for `key` from memory only, with the epoch
+        they belong to (for `confirm`), or None when either is not known or `ttl` has passed.
+        """
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        now = self._clock()
+        with self._lock:
+            if self._head is None or now - self._since > self.ttl:
+                return None
+            known = self._tokens.get(digest)
+            built = self._requests.get(key)
+            epoch = self._epoch
+        if known is None or built is None:
+            return None
+        until, record = known
+        if until is not None and until <= self.store.now():
+            return None
+        return record, built[0], built[1], epoch
+
+    def confirm(self, conn: Connection, epoch: int) -> int | None:
+        """Inside the write transaction that will append a decision made from memory under
+        `epoch`: the audit head (locked) when no record changed since, else None (and the
+        cache is dropped). Give the decision's own entry to `appended` afterwards."""
+        driver: Any = conn.connection.driver_connection
+        cur = driver.cursor()
+        try:
+            pg = self.store.dialect == "postgresql"
+            cur.execute(_HEAD_ROW + (" FOR UPDATE" if pg else ""))
+            head = int(cur.fetchone()[0])
+        finally:
+            cur.close()
+        number = self.store.transactions
+        with self._lock:
+            if epoch != self._epoch or self._head is None:
+                return None
+            seen = self._head
+            if self._provisional is not None and self._provisional[0] == number:
+                seen = max(seen, self._provisional[1])
+        if head < seen:
+            changed = True  # the chain went back: not the chain the cache saw
+        elif head > seen:
+            since = (
+                select(audit_t.c.seq)
+                .where(audit_t.c.seq > seen, audit_t.c.seq <= head)
+                .where(audit_t.c.kind.not_in(_NOT_RECORDS))
+                .limit(1)
+            )
+            changed = conn.execute(since).first() is not None
+        else:
+            changed = False
+        with self._lock:
+            if changed or epoch != self._epoch:
+                self.stale += 1
+                self._drop()
+                return None
+            self._note(number, head)
+        return head
+
+    def appended(self, head: int, seq: int) -> None:
+        """The decision confirmed at `head` was appended as `seq`: when nothing else was
+        appended in between (a hold may open an inquiry first), the cache has seen `seq` too."""
+        if seq == head + 1:
+            with self._lock:
+                self._note(self.store.transactions, seq)
+
+    def _note(self, number: int, head: int) -> None:
+        """Remember `head` as seen within transaction `number`; it counts once that commits."""
+        first = self._provisional is None or self._provisional[0] != number
+        self._provisional = (number, head)
+        if first:
+            self.store.after_commit(lambda: self._promote(number))
+
+    def _promote(self, number: int) -> None:
+        with self._lock:
+            provisional = self._provisional
+            if provisional is not None and provisional[0] == number:
+                if self._head is not None and provisional[1] > self._head:
+                    self._head = provisional[1]
+                self._provisional = None
 
     def remembered(self, token: str | None) -> RecipientRecord | None:
         """The token's recipient from memory only (no database, no freshness check), or None.

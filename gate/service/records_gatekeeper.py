@@ -17,6 +17,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Connection
+
 from gate.core.files import FileCheck
 from gate.core.ruleset_set import AnyRuleset, RulesetSet, decide_all
 from gate.core.values import Decision, ModelFacts, TransferRequest
@@ -35,15 +37,39 @@ from gate.service.receipting import (
     receipt_headers,
     wants_receipt,
 )
-from gate.service.records_cache import RecordsCache
+from gate.service.records_cache import Key, RecordsCache
 from gate.store import audit, bundles, credentials, inquiries
+from gate.store.audit import AuditEntry
 from gate.store.db import Store
 from gate.store.facts import build_transfer
-from gate.store.record import RequestMeta, new_decision_id, record_outcome, record_transfer
+from gate.store.record import (
+    RequestMeta,
+    new_decision_id,
+    record_in,
+    record_outcome,
+    record_transfer,
+)
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _meta(ctx: TransferContext, decision_id: str) -> RequestMeta:
+    """What the audit entry records of the request besides the decision's inputs."""
+    return RequestMeta(
+        recipient_id=ctx.caller.recipient_id,
+        repo_id=ctx.repo_id,
+        revision=ctx.revision,
+        commit=ctx.commit,
+        file=ctx.path,
+        sha256=ctx.sha256,
+        size=ctx.size,
+        client_address=ctx.client,
+        method=ctx.method,
+        range=None if ctx.byte_range is None else f"{ctx.byte_range[0]}-{ctx.byte_range[1]}",
+        request_id=decision_id,
+    )
 
 
 class StoreGatekeeper:
@@ -152,37 +178,98 @@ class StoreGatekeeper:
             receipts["envelope"] = envelope
             return {"receipt": envelope, "note": note}
 
-        meta = RequestMeta(
-            recipient_id=ctx.caller.recipient_id,
-            repo_id=ctx.repo_id,
-            revision=ctx.revision,
-            commit=ctx.commit,
-            file=ctx.path,
-            sha256=ctx.sha256,
-            size=ctx.size,
-            client_address=ctx.client,
-            method=ctx.method,
-            range=None if ctx.byte_range is None else f"{ctx.byte_range[0]}-{ctx.byte_range[1]}",
-            request_id=decision_id,
-        )
         decision, entry = record_transfer(
             self.store,
             request,
             decide_all(request, self.rulesets),
-            meta,
+            _meta(ctx, decision_id),
             self.mode,
             decision_id=decision_id,
             extra=extra,
             counted=ctx.counts_transfer,
             redecide=lambda changed: decide_all(changed, self.rulesets),
         )
+        return self._answer(decision_id, decision, entry, ctx, receipts.get("envelope"), note)
+
+    async def check_in_memory(self, ctx: TransferContext) -> GateAnswer | None:
+        """`check` on the event loop, for a caller and request the records cache knows: the
+        decision from memory, its entry appended by the store's writer thread (with other
+        requests' in one transaction) after `RecordsCache.confirm` has found the records
+        unchanged. None when something is not in memory, a license is involved (caps are
+        settled from the records), or the records changed: then `check` decides."""
+        records, token = self.records, ctx.caller.token
+        if records is None or token is None:
+            return None
+        now = self.clock()
+        recalled = records.recall(token, self._key(ctx, now))
+        if recalled is None:
+            return None
+        recipient, request, note, epoch = recalled
+        if recipient.id != ctx.caller.recipient_id or request.licenses:
+            return None
+        request = replace(request, file_is_parameters=ctx.is_parameters)
+        decision = decide_all(request, self.rulesets)
+        if decision.license_used is not None:
+            return None
+        decision_id = new_decision_id()
+        # Signed here, outside the writer's transaction (no license: this decision stands).
+        envelope = self.sign_receipt(decision, decision_id, ctx, request, now)
+        meta = _meta(ctx, decision_id)
+        store, mode = self.store, self.mode
+
+        def append(conn: Connection) -> tuple[Decision, AuditEntry] | None:
+            head = records.confirm(conn, epoch)
+            if head is None:
+                return None  # a record changed since the cache answered: decide again
+            done = record_in(
+                conn,
+                store,
+                request,
+                decision,
+                meta,
+                mode,
+                decision_id=decision_id,
+                extra={"receipt": envelope, "note": note},
+                counted=ctx.counts_transfer,
+            )
+            records.appended(head, done[1].seq)
+            return done
+
+        done = await store.committer.submit_async(append)
+        if done is None:
+            return None
+        return self._answer(decision_id, done[0], done[1], ctx, envelope, note)
+
+    def _key(self, ctx: TransferContext, now: datetime) -> Key:
+        """The records cache's key for the request `ctx` asks for on `now`'s day."""
+        facts = ctx.model_facts or ModelFacts(repo_id=ctx.repo_id)
+        return (
+            ctx.caller.recipient_id,
+            ctx.repo_id,
+            ctx.commit,
+            ctx.revision,
+            ctx.path,
+            ctx.destination,
+            now.date(),
+            facts,
+        )
+
+    def _answer(
+        self,
+        decision_id: str,
+        decision: Decision,
+        entry: AuditEntry,
+        ctx: TransferContext,
+        envelope: dict[str, object] | None,
+        note: str | None,
+    ) -> GateAnswer:
         answer = answer_from_decision(
             decision_id,
             decision,
             ctx,
             mode=self.mode,
             inquiry_id=entry.inquiry_id,
-            headers=receipt_headers(receipts.get("envelope")),
+            headers=receipt_headers(envelope),
         )
         if note is None:
             return answer

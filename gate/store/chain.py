@@ -126,9 +126,12 @@ def append_now(
     columns: Columns = (ref, recipient_id, repo_id, license_used, verdict, allowed)
     full = _full(kind, payload, now, columns)
     body = canonical_json(full)
-    entry: AuditEntry = store.committer.submit(
-        lambda driver: append_raw(driver, store, kind, full, body, now, columns)
-    )
+
+    def work(conn: Connection) -> AuditEntry:
+        driver = conn.connection.driver_connection
+        return append_raw(driver, store, kind, full, body, now, columns)
+
+    entry: AuditEntry = store.committer.submit(work)
     return entry
 
 

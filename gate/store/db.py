@@ -13,6 +13,8 @@ the password from the URL.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -132,13 +134,26 @@ class Store:
         self.checkpoints = checkpoints or CheckpointPolicy()
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()  # one writer per process at a time: cheap, avoids BUSY
-        self._writer: Any = None  # the raw connection `raw_write` keeps (under `_lock`)
         # Work to run once the current write transaction has committed (under `_lock`).
         self._after_commit: list[Callable[[], None]] = []
         # Concurrent audit appends of this process share transactions (gate.store.chain).
-        self.committer = GroupCommitter(self.raw_write)
-        # Disposing of the engine (new settings, a failover) must not leave the old one in use.
-        event.listen(engine, "engine_disposed", lambda _engine: self._drop_writer())
+        self._writer: Connection | None = None
+        self._writer_stale = False
+        # Disposing of the engine (a fault healed, new settings) must not leave the kept
+        # writer connection in use: it is replaced at the next write.
+        event.listen(engine, "engine_disposed", lambda _engine: self._mark_writer_stale())
+        self.committer = GroupCommitter(self.write)
+        self.transactions = 0
+        """Write transactions begun by this process: inside one, its number (it names the
+        transaction, so what was learnt in it is not trusted in the next)."""
+        database = self.url.database
+        file_backed = (
+            self.dialect == "sqlite"
+            and database not in (None, "", ":memory:")
+            and not self.url.query.get("uri")
+        )
+        self._lock_path = f"{database}-writers.lock" if file_backed else None
+        self._lock_fd: int | None = None
 
     @property
     def dialect(self) -> str:
@@ -157,23 +172,66 @@ class Store:
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction: committed on success, rolled back on any exception."""
-        with self._lock:
+        with self._lock, self._writers_queue():
+            self.transactions += 1
             self._after_commit.clear()
             try:
-                with (
-                    self.errors(),
-                    self.engine.connect().execution_options(gate_write=True) as conn,
-                    conn.begin(),
-                ):
-                    yield conn
+                with self.errors():
+                    conn = self._writer_connection()
+                    try:
+                        with conn.begin():
+                            yield conn
+                    except BaseException:
+                        self._drop_writer()  # not reused: it may be what failed
+                        raise
                 self._run_after_commit()
             finally:
                 self._after_commit.clear()
 
+    def _writer_connection(self) -> Connection:
+        """The connection writes use, kept across transactions (under `_lock`).
+
+        One connection for every write: SQLite keeps a page cache per connection and empties
+        it whenever another connection has written, so writes rotating through the pool
+        re-read the index pages each time (an append cost six times its CPU in a server)."""
+        kept = self._writer
+        if kept is None or self._writer_stale or kept.engine is not self.engine or kept.closed:
+            self._drop_writer()
+            kept = self.engine.connect().execution_options(gate_write=True)
+            self._writer, self._writer_stale = kept, False
+        return kept
+
+    def _drop_writer(self) -> None:
+        kept, self._writer = self._writer, None
+        if kept is not None:
+            with contextlib.suppress(Exception):
+                kept.invalidate()
+                kept.close()
+
+    @contextlib.contextmanager
+    def _writers_queue(self) -> Iterator[None]:
+        """Writers of several processes (`--workers N`, the CLI) on one SQLite file wait in
+        turn on a file lock beside it. Without it they meet in SQLite's busy handler, which
+        polls with sleeps growing to 100 ms: under load, a worker's whole batch of requests
+        slept while the other worker's writer came and went."""
+        if self._lock_path is None:
+            yield
+            return
+        if self._lock_fd is None:
+            try:
+                self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise StoreError(f"cannot open the write lock {self._lock_path}: {exc}") from None
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
     def after_commit(self, work: Callable[[], None]) -> None:
         """Run `work` once the write transaction in progress has committed (never if it fails).
 
-        Only inside `write` or `raw_write`: for copies that must not exist for an uncommitted
+        Only inside `write`: for copies that must not exist for an uncommitted
         change (a checkpoint written to the witness directory).
         """
         self._after_commit.append(work)
@@ -182,36 +240,6 @@ class Store:
         pending, self._after_commit = self._after_commit, []
         for work in pending:
             work()
-
-    @contextlib.contextmanager
-    def raw_write(self) -> Iterator[Any]:
-        """One write transaction on the bare DB-API connection: the audit append's fast path.
-
-        SQLAlchemy's per-transaction bookkeeping costs about as much as SQLite's own commit, so
-        the hot path (one decision appended per transfer) skips it. Same semantics as `write`.
-        """
-        with self._lock, self.errors():
-            self._after_commit.clear()
-            # One connection kept for these writes (they are serialised by the lock anyway):
-            # a pool checkout and return per append cost a fifth of the append.
-            if self._writer is None:
-                self._writer = self.engine.raw_connection()
-            driver: Any = self._writer.driver_connection
-            try:
-                if self.dialect == "sqlite":
-                    driver.execute("BEGIN IMMEDIATE")
-                try:
-                    yield driver
-                except BaseException:
-                    driver.rollback()
-                    raise
-                driver.commit()
-            except BaseException:
-                # A failed connection is not reused: the next append opens a fresh one.
-                self._after_commit.clear()
-                self._drop_writer()
-                raise
-            self._run_after_commit()
 
     @contextlib.contextmanager
     def errors(self) -> Iterator[None]:
@@ -251,14 +279,16 @@ class Store:
             probe.rollback()
             conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
 
-    def _drop_writer(self) -> None:
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            with contextlib.suppress(Exception):
-                writer.invalidate()
+    def _mark_writer_stale(self) -> None:
+        self._writer_stale = True
 
     def close(self) -> None:
+        with self._lock:
+            self._drop_writer()
         self.engine.dispose()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
 
 def _sqlite_setup(engine: Engine, synchronous: str) -> None:

@@ -8,7 +8,8 @@ it would have blocked.
 
 from __future__ import annotations
 
-import secrets
+import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -68,7 +69,25 @@ def new_decision_id() -> str:
     Time-ordered (like UUIDv7) so the lookup index on decision ids grows at its right edge
     instead of taking a random page write per append; the random part keeps ids unguessable.
     """
-    return f"dec_{time.time_ns() // 1000:013x}{secrets.token_hex(6)}"
+    return f"dec_{time.time_ns() // 1000:013x}{_random_hex(12)}"
+
+
+_random = bytearray()
+_random_lock = threading.Lock()
+# A forked child must not hand out the parent's remaining bytes (ids would repeat).
+os.register_at_fork(after_in_child=_random.clear)
+
+
+def _random_hex(digits: int) -> str:
+    """Hex digits from the operating system's CSPRNG, drawn 4 KiB at a time: a system call per
+    decision id cost as much as deciding (the bytes stay as unpredictable as `secrets`')."""
+    need = (digits + 1) // 2
+    with _random_lock:
+        if len(_random) < need:
+            _random.extend(os.urandom(4096))
+        chunk = bytes(_random[:need])
+        del _random[:need]
+    return chunk.hex()[:digits]
 
 
 Extra = Mapping[str, Any] | Callable[[Decision], Mapping[str, Any] | None] | None
@@ -131,30 +150,57 @@ def record_transfer(
     """
     if mode not in ("enforce", "shadow"):
         raise InputError("mode", f"expected enforce or shadow, got {mode!r}")
-    decision_id = decision_id or new_decision_id()
+    known_id = decision_id or new_decision_id()
+    # Through the store's writer: concurrent decisions share one transaction (group commit).
+    done: tuple[Decision, AuditEntry] = store.committer.submit(
+        lambda conn: record_in(
+            conn,
+            store,
+            request,
+            decision,
+            meta,
+            mode,
+            decision_id=known_id,
+            extra=extra,
+            counted=counted,
+            redecide=redecide,
+        )
+    )
+    return done
+
+
+def record_in(
+    conn: Connection,
+    store: Store,
+    request: TransferRequest,
+    decision: Decision,
+    meta: RequestMeta,
+    mode: Mode,
+    *,
+    decision_id: str,
+    extra: Extra = None,
+    counted: bool = False,
+    redecide: Callable[[TransferRequest], Decision] | None = None,
+) -> tuple[Decision, AuditEntry]:
+    """`record_transfer` inside the caller's write transaction: the license settled against its
+    cap, the inquiry a hold opens or reuses, and the entry, all committed together or not at all.
+    """
     recipient_id = meta.recipient_id or request.recipient.id
     repo_id = meta.repo_id or request.model.repo_id
-    fast = decision.license_used is None and (
-        decision.verdict is not Verdict.HOLD or not recipient_id
-    )
-    if fast:
-        payload, columns = _payload(request, decision, meta, mode, decision_id, extra)
-        return decision, audit.append_now(store, "decision", payload, **columns)
     key = _transfer_key(recipient_id, repo_id, meta, request)
-    with store.write() as conn:
-        request, decision, claim = _settle_license(
-            conn, store, request, decision, key, counted, decision_id, redecide
+    request, decision, claim = _settle_license(
+        conn, store, request, decision, key, counted, decision_id, redecide
+    )
+    payload, columns = _payload(request, decision, meta, mode, decision_id, extra)
+    if claim is not None:
+        payload["license_claim"] = claim
+    inquiry_id = None
+    if decision.verdict is Verdict.HOLD and recipient_id is not None:
+        inquiry_id = inquiries.open_or_reuse(
+            conn, store, recipient_id, repo_id, decision.questions, decision_id=decision_id
         )
-        payload, columns = _payload(request, decision, meta, mode, decision_id, extra)
-        if claim is not None:
-            payload["license_claim"] = claim
-        inquiry_id = None
-        if decision.verdict is Verdict.HOLD and recipient_id is not None:
-            inquiry_id = inquiries.open_or_reuse(
-                conn, store, recipient_id, repo_id, decision.questions, decision_id=decision_id
-            )
-            payload["inquiry_id"] = inquiry_id
-        entry = audit.append(conn, store, "decision", payload, **columns)
+        payload["inquiry_id"] = inquiry_id
+    entry = audit.append(conn, store, "decision", payload, **columns)
     return decision, replace(entry, inquiry_id=inquiry_id)
 
 

@@ -128,10 +128,21 @@ class StoreKeeper(StoreGatekeeper):
     def authenticate(self, token: str | None) -> Caller:
         return super().authenticate(self.tokens.get(token, token) if token else token)
 
+    def remembered(self, token: str | None) -> Caller | None:
+        # The caller carries the real token (not the short name): the decision re-checks it.
+        return super().remembered(self.tokens.get(token, token) if token else token)
+
     def check(self, ctx: TransferContext) -> GateAnswer:
         answer = super().check(ctx)
         with self._lock:
             self.decisions.append((answer.decision_id, ctx, answer))
+        return answer
+
+    async def check_in_memory(self, ctx: TransferContext) -> GateAnswer | None:
+        answer = await super().check_in_memory(ctx)
+        if answer is not None:
+            with self._lock:
+                self.decisions.append((answer.decision_id, ctx, answer))
         return answer
 
     def record_outcome(self, decision_id: str, outcome: str, detail: str) -> None:
