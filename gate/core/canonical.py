@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -36,6 +37,19 @@ def canonical_json(value: Any) -> bytes:
         allow_nan=False,
         default=_default,
     ).encode("utf-8")
+
+
+def canonical_object(fields: Mapping[str, Any], encoded: Mapping[str, bytes]) -> bytes:
+    """`canonical_json(fields)` for an object some of whose values were encoded before:
+    `encoded[key]` must be `canonical_json(fields[key])`, and is used as it is (a decision
+    served many times is encoded once, not once per request)."""
+    items = []
+    for key in sorted(fields):
+        value = encoded.get(key)
+        if value is None:
+            value = canonical_json(fields[key])
+        items.append(canonical_json(key) + b":" + value)
+    return b"{" + b",".join(items) + b"}"
 
 
 def sha256_hex(data: bytes) -> str:

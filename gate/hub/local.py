@@ -131,11 +131,7 @@ class LocalStore:
         folder is still found at once (an unknown name looks again, `fresh`), and a folder
         removed meanwhile is found missing when its files are read (`resolve` looks again)."""
         now = time.monotonic()
-        if (
-            not fresh
-            and self._folders is not None
-            and now - self._folders_seen < _FOLDERS_RECHECK
-        ):
+        if not fresh and self._folders is not None and now - self._folders_seen < _FOLDERS_RECHECK:
             return self._folders[1]
         try:
             stamp = os.stat(self.root).st_mtime_ns

@@ -8,7 +8,7 @@ Every GateError becomes a response in one place (`gate.server.dialect.error_resp
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gate.crypto.keys import Signer
 from gate.errors import GateError, InputError, NotFoundError
@@ -81,13 +82,8 @@ def create_app(
     )
     app.state.gate = state
     answers_paced = answer_limiter or RateLimiter()
-    # Outermost first: the real client address, then the caps on what a request may make the
-    # gate hold, then cancellation when the client leaves.
-    app.add_middleware(RequestLimits, watch_disconnect=not isinstance(source, LocalStore))
-    app.add_middleware(ClientAddress, trusted=trusted_proxies)
 
-    @app.exception_handler(GateError)
-    async def _gate_error(request: Request, exc: GateError) -> Response:
+    async def gate_error(request: Request, exc: GateError) -> Response:
         response = dialect.error_response(exc, request.method)
         if response.status_code >= 500:
             # A failed store or source must leave a trace: logged and counted (never silent).
@@ -105,6 +101,10 @@ def create_app(
                 },
             )
         return response
+
+    app.add_exception_handler(GateError, gate_error)  # type: ignore[arg-type]
+    # Innermost: downloads skip the router (outer middlewares still apply).
+    app.add_middleware(HubDownloads, state=state, on_error=gate_error)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -190,10 +190,52 @@ def create_app(
             if api_path is not None:
                 return await api.dispatch_api(request, api_path, state)
             raise InputError("path", "unknown API route")
-        if request.method in ("GET", "HEAD"):
-            hub_path = parse_resolve(raw_path)
-            if hub_path is not None:
-                return await handle_resolve(request, hub_path, state)
         raise InputError("path", "not a route of this gate")
 
+    # Outermost first: the real client address, then the caps on what a request may make the
+    # gate hold, then cancellation when the client leaves (added last = outermost).
+    app.add_middleware(RequestLimits, watch_disconnect=not isinstance(source, LocalStore))
+    app.add_middleware(ClientAddress, trusted=trusted_proxies)
     return app
+
+
+class HubDownloads:
+    """`GET`/`HEAD /{repo}/resolve/{rev}/{path}`, answered before FastAPI's router.
+
+    Downloads are most of what a platform sends (a HEAD and a GET per file, refusals too);
+    matching them against every route and solving the endpoint's dependencies cost about as
+    much as the framework's whole answer to `/healthz`. Errors are answered as the app's
+    GateError handler answers them; everything else goes on to the app.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        state: ServerState,
+        on_error: Callable[[Request, GateError], Awaitable[Response]],
+    ) -> None:
+        self.app = app
+        self.state = state
+        self.on_error = on_error
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        # The raw path keeps %2F in revisions and file names as the client sent them.
+        raw = scope.get("raw_path") or scope["path"].encode()
+        raw_path = raw.decode("latin-1").split("?", 1)[0]
+        if raw_path.startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive, send)
+        try:
+            hub_path = parse_resolve(raw_path)
+            if hub_path is None:
+                await self.app(scope, receive, send)
+                return
+            response = await handle_resolve(request, hub_path, self.state)
+        except GateError as exc:
+            response = await self.on_error(request, exc)
+        await response(scope, receive, send)

@@ -17,7 +17,15 @@ from gate.core.files import FileCheck
 from gate.core.values import Decision, ModelFacts, Verdict
 from gate.store.record import Mode
 
-__all__ = ["Caller", "GateAnswer", "Gatekeeper", "Mode", "TransferContext", "answer_from_decision"]
+__all__ = [
+    "Caller",
+    "GateAnswer",
+    "Gatekeeper",
+    "Mode",
+    "TransferContext",
+    "answer_from_decision",
+    "explain",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,22 +176,9 @@ def _ascii_line(text: str) -> str:
     return line.encode("ascii", "replace").decode("ascii").rstrip(". ")
 
 
-def answer_from_decision(
-    decision_id: str,
-    decision: Decision,
-    ctx: TransferContext,
-    *,
-    mode: Mode,
-    inquiry_id: str | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> GateAnswer:
-    """Build the server's answer from a recorded decision (shared by every gatekeeper).
-
-    The message names the verdict, basis and decision id, the first reason, and for a `hold`
-    the inquiry and how to answer it, so the unmodified client shows the user what to do.
-    """
-    shadow = mode == "shadow"
-    allowed = decision.allowed or shadow
+def explain(decision: Decision, ctx: TransferContext, inquiry_id: str | None) -> str:
+    """The answer's message up to the decision id: one ASCII line, the same for every request
+    that gets this decision of this file."""
     where = f"{ctx.repo_id}@{ctx.commit[:12]} {ctx.path}"
     # The reason that carries the basis says why; the others are the steps that led there.
     matching = [r for r in decision.reasons if r.code == decision.basis.value]
@@ -200,8 +195,29 @@ def answer_from_decision(
             f"inquiry {inquiry_id} is open: `python -m weight_gate_hf inquiry show|answer"
             f" {inquiry_id}` (or GET, then POST /api/gate/inquiries/{inquiry_id}/answers)"
         )
-    parts.append(f"decision {decision_id}")
-    message = _ascii_line("; ".join(_ascii_line(p) for p in parts))
+    return _ascii_line("; ".join(_ascii_line(p) for p in parts))
+
+
+def answer_from_decision(
+    decision_id: str,
+    decision: Decision,
+    ctx: TransferContext,
+    *,
+    mode: Mode,
+    inquiry_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    explained: tuple[str, Mapping[str, Any]] | None = None,
+) -> GateAnswer:
+    """Build the server's answer from a recorded decision (shared by every gatekeeper).
+
+    The message names the verdict, basis and decision id, the first reason, and for a `hold`
+    the inquiry and how to answer it, so the unmodified client shows the user what to do.
+    `explained`: `explain(decision, ctx, inquiry_id)` and `decision.to_dict()` made before.
+    """
+    shadow = mode == "shadow"
+    allowed = decision.allowed or shadow
+    head, decision_dict = explained or (explain(decision, ctx, inquiry_id), decision.to_dict())
+    message = f"{head}; decision {decision_id}"
     warning = None
     if shadow and not decision.allowed:
         warning = f"gate-shadow; shadow mode, not enforced: {message}"
@@ -212,7 +228,7 @@ def answer_from_decision(
         allowed=allowed,
         enforced=not shadow,
         message=message,
-        decision=decision.to_dict(),
+        decision=decision_dict,
         inquiry_id=inquiry_id,
         headers=dict(headers or {}),
         warning=warning,

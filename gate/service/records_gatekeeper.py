@@ -13,7 +13,7 @@ returns an answer; any store failure raises StoreError and the server sends no b
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +30,7 @@ from gate.service.gatekeeper import (
     Mode,
     TransferContext,
     answer_from_decision,
+    explain,
 )
 from gate.service.receipting import (
     DEFAULT_RECEIPT_TTL,
@@ -43,6 +44,7 @@ from gate.store.audit import AuditEntry
 from gate.store.db import Store
 from gate.store.facts import build_transfer
 from gate.store.record import (
+    Prepared,
     RequestMeta,
     new_decision_id,
     record_in,
@@ -53,6 +55,22 @@ from gate.store.record import (
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+_MAX_MEMO = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    """A decision made from memory, kept for the next request with the same inputs."""
+
+    epoch: int
+    """The records cache's epoch it was made under (a later epoch: made again)."""
+    request: TransferRequest
+    decision: Decision
+    prepared: Prepared
+    heads: dict[str | None, str]
+    """The answer's message up to the decision id, by the inquiry a hold opened or reused."""
 
 
 def _meta(ctx: TransferContext, decision_id: str) -> RequestMeta:
@@ -96,6 +114,7 @@ class StoreGatekeeper:
         self.receipt_ttl = receipt_ttl
         self.records = None if cache_ttl is None else RecordsCache(store, ttl=cache_ttl)
         """The records a decision reads, from memory (None: read for every request)."""
+        self._memo: dict[tuple[Key, bool], _Decided] = {}
 
     def authenticate(self, token: str | None) -> Caller:
         if self.records is not None:
@@ -201,19 +220,20 @@ class StoreGatekeeper:
         if records is None or token is None:
             return None
         now = self.clock()
-        recalled = records.recall(token, self._key(ctx, now))
+        key = self._key(ctx, now)
+        recalled = records.recall(token, key)
         if recalled is None:
             return None
         recipient, request, note, epoch = recalled
         if recipient.id != ctx.caller.recipient_id or request.licenses:
             return None
-        request = replace(request, file_is_parameters=ctx.is_parameters)
-        decision = decide_all(request, self.rulesets)
-        if decision.license_used is not None:
+        memo = self._decided(ctx, request, epoch, key)
+        if memo.decision.license_used is not None:
             return None
+        decision = memo.decision
         decision_id = new_decision_id()
         # Signed here, outside the writer's transaction (no license: this decision stands).
-        envelope = self.sign_receipt(decision, decision_id, ctx, request, now)
+        envelope = self.sign_receipt(decision, decision_id, ctx, memo.request, now)
         meta = _meta(ctx, decision_id)
         store, mode = self.store, self.mode
 
@@ -224,13 +244,14 @@ class StoreGatekeeper:
             done = record_in(
                 conn,
                 store,
-                request,
+                memo.request,
                 decision,
                 meta,
                 mode,
                 decision_id=decision_id,
                 extra={"receipt": envelope, "note": note},
                 counted=ctx.counts_transfer,
+                prepared=memo.prepared,
             )
             records.appended(head, done[1].seq)
             return done
@@ -238,7 +259,30 @@ class StoreGatekeeper:
         done = await store.committer.submit_async(append)
         if done is None:
             return None
-        return self._answer(decision_id, done[0], done[1], ctx, envelope, note)
+        inquiry_id = done[1].inquiry_id
+        head_line = memo.heads.get(inquiry_id)
+        if head_line is None:
+            head_line = memo.heads[inquiry_id] = explain(decision, ctx, inquiry_id)
+        explained = (head_line, memo.prepared.decision_dict)
+        return self._answer(decision_id, decision, done[1], ctx, envelope, note, explained)
+
+    def _decided(
+        self, ctx: TransferContext, request: TransferRequest, epoch: int, key: Key
+    ) -> _Decided:
+        """The decision of a request from memory, made once per request, file test and epoch
+        of the records cache (deciding is pure: the same inputs give the same decision)."""
+        memo_key = (key, ctx.is_parameters)
+        known = self._memo.get(memo_key)
+        if known is not None and known.epoch == epoch:
+            return known
+        # What the server found looking at the bytes (a name alone never clears them).
+        request = replace(request, file_is_parameters=ctx.is_parameters)
+        decision = decide_all(request, self.rulesets)
+        made = _Decided(epoch, request, decision, Prepared.of(request, decision), {})
+        if len(self._memo) >= _MAX_MEMO:
+            self._memo.clear()
+        self._memo[memo_key] = made
+        return made
 
     def _key(self, ctx: TransferContext, now: datetime) -> Key:
         """The records cache's key for the request `ctx` asks for on `now`'s day."""
@@ -262,6 +306,7 @@ class StoreGatekeeper:
         ctx: TransferContext,
         envelope: dict[str, object] | None,
         note: str | None,
+        explained: tuple[str, Mapping[str, Any]] | None = None,
     ) -> GateAnswer:
         answer = answer_from_decision(
             decision_id,
@@ -270,6 +315,7 @@ class StoreGatekeeper:
             mode=self.mode,
             inquiry_id=entry.inquiry_id,
             headers=receipt_headers(envelope),
+            explained=explained,
         )
         if note is None:
             return answer

@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from gate.core.canonical import canonical_json
+from gate.core.canonical import canonical_json, canonical_object
 from gate.errors import StoreError
 from gate.store.db import Store
 from gate.store.schema import audit_checkpoints, audit_entries, audit_head
@@ -89,16 +89,18 @@ def append(
     license_used: str | None = None,
     verdict: str | None = None,
     allowed: bool | None = None,
+    encoded: Mapping[str, bytes] | None = None,
 ) -> AuditEntry:
     """Append one entry inside the caller's write transaction (so it commits with the change).
 
     `payload` is recorded as given plus `kind`, `recorded_at` and `lookup` (the keyword
-    arguments, which are also stored in lookup columns).
+    arguments, which are also stored in lookup columns). `encoded`: canonical JSON of some of
+    the payload's values, made before (`canonical_object`).
     """
     now = store.now()
     columns: Columns = (ref, recipient_id, repo_id, license_used, verdict, allowed)
     full = _full(kind, payload, now, columns)
-    body = canonical_json(full)
+    body = canonical_object(full, encoded) if encoded else canonical_json(full)
     # The hot path talks to the driver directly: SQLAlchemy's statement compilation and result
     # processing cost more than the database work itself here (5,000+ appends/s is the target).
     driver = conn.connection.driver_connection

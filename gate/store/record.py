@@ -63,6 +63,26 @@ class RequestMeta:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A request and its decision as an entry records them, with their canonical JSON: made
+    once and reused by every entry that records the same decision of the same request."""
+
+    decision: Decision
+    request_dict: Mapping[str, Any]
+    decision_dict: Mapping[str, Any]
+    encoded: Mapping[str, bytes]
+
+    @classmethod
+    def of(cls, request: TransferRequest, decision: Decision) -> Prepared:
+        request_dict, decision_dict = request_to_dict(request), decision.to_dict()
+        encoded = {
+            "request": canonical_json(request_dict),
+            "decision": canonical_json(decision_dict),
+        }
+        return cls(decision, request_dict, decision_dict, encoded)
+
+
 def new_decision_id() -> str:
     """`dec_` + 13 hex digits of microseconds since the epoch + 12 random hex digits.
 
@@ -181,9 +201,11 @@ def record_in(
     extra: Extra = None,
     counted: bool = False,
     redecide: Callable[[TransferRequest], Decision] | None = None,
+    prepared: Prepared | None = None,
 ) -> tuple[Decision, AuditEntry]:
     """`record_transfer` inside the caller's write transaction: the license settled against its
     cap, the inquiry a hold opens or reuses, and the entry, all committed together or not at all.
+    `prepared`: the request and decision already encoded (used while the decision stands).
     """
     recipient_id = meta.recipient_id or request.recipient.id
     repo_id = meta.repo_id or request.model.repo_id
@@ -191,7 +213,9 @@ def record_in(
     request, decision, claim = _settle_license(
         conn, store, request, decision, key, counted, decision_id, redecide
     )
-    payload, columns = _payload(request, decision, meta, mode, decision_id, extra)
+    if prepared is not None and prepared.decision is not decision:
+        prepared = None  # a cap took the license: the standing decision is another one
+    payload, columns = _payload(request, decision, meta, mode, decision_id, extra, prepared)
     if claim is not None:
         payload["license_claim"] = claim
     inquiry_id = None
@@ -200,7 +224,8 @@ def record_in(
             conn, store, recipient_id, repo_id, decision.questions, decision_id=decision_id
         )
         payload["inquiry_id"] = inquiry_id
-    entry = audit.append(conn, store, "decision", payload, **columns)
+    encoded = None if prepared is None else prepared.encoded
+    entry = audit.append(conn, store, "decision", payload, encoded=encoded, **columns)
     return decision, replace(entry, inquiry_id=inquiry_id)
 
 
@@ -273,6 +298,7 @@ def _payload(
     mode: Mode,
     decision_id: str,
     extra: Extra,
+    prepared: Prepared | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The entry's payload and its lookup columns."""
     added = extra(decision) if callable(extra) else extra
@@ -284,8 +310,8 @@ def _payload(
         "enforced": enforced,
         "allowed": allowed,
         "would_have_blocked": not decision.allowed and not enforced,
-        "request": request_to_dict(request),
-        "decision": decision.to_dict(),
+        "request": request_to_dict(request) if prepared is None else prepared.request_dict,
+        "decision": decision.to_dict() if prepared is None else prepared.decision_dict,
         "meta": meta.to_dict(),
         "inquiry_id": None,
     }
