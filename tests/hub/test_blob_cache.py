@@ -116,6 +116,7 @@ def test_eviction_removes_the_least_recently_used(tmp_path: Path) -> None:
     used.close()
     assert _keep(cache, data_c)
     assert sorted(os.listdir(cache.blobs)) == sorted([a, c])
+    assert cache.open(b, size) is None
     assert sorted(os.listdir(cache.used)) == sorted([a, c])
     assert sum(p.stat().st_size for p in cache.blobs.iterdir()) <= cache.max_bytes
 
