@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -114,12 +115,18 @@ class BlobCache:
         """The cached blob, open, or None when there is none of that size."""
         path = self.path(sha256)
         try:
-            fd = os.open(path, os.O_RDONLY)
+            # Never through a symlink: a name planted in the folder must not make the gate read
+            # (and start sending) another file of its own, its signing key for one.
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except FileNotFoundError:
+            return None
         except OSError:
+            self._remove_planted(path)
             return None
         st = os.fstat(fd)
-        if st.st_size != size:
-            # Not what was linked in (linking checks the size): drop it so a relay replaces it.
+        if st.st_size != size or not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            # Not what `BlobWriter.commit` linked in (a regular file of the listed size with no
+            # other name, so not a hard link to a file kept elsewhere): drop it.
             os.close(fd)
             self.discard(sha256, identity_of(st))
             return None
@@ -142,6 +149,14 @@ class BlobCache:
                 log.warning("removed cached blob %s: it failed its check", sha256)
         except FileNotFoundError:
             pass
+
+    def _remove_planted(self, path: str) -> None:
+        """A name that cannot be opened as a file (a symlink, a folder) is not a kept blob."""
+        self.verified.forget(path)
+        with contextlib.suppress(OSError):
+            if not stat.S_ISDIR(os.lstat(path).st_mode):
+                os.unlink(path)
+                log.warning("removed %s from the cache: not a blob the gate kept", path)
 
     def touch(self, sha256: str) -> None:
         """Mark the blob as used now (explicit nanoseconds: the filesystem's own clock may be

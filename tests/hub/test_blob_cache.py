@@ -162,3 +162,18 @@ def test_an_unusable_folder_is_a_clear_error(tmp_path: Path) -> None:
     taken.write_text("not a folder")
     with pytest.raises(InputError, match="upstream_cache"):
         BlobCache(taken, 10**9)
+
+
+def test_a_planted_link_is_never_read(tmp_path: Path) -> None:
+    """A name planted in the folder (a symlink or a hard link to another of the gate's files)
+    is not a blob the gate kept: it is not opened, and it is removed."""
+    cache = BlobCache(tmp_path / "cache", 10**9)
+    secret = tmp_path / "signing.key"
+    secret.write_bytes(b"k" * 1000)
+    sha, _ = _blob(40)
+    Path(cache.path(sha)).symlink_to(secret)
+    assert cache.open(sha, 1000) is None
+    assert not os.path.lexists(cache.path(sha)) and secret.exists()
+    os.link(secret, cache.path(sha))
+    assert cache.open(sha, 1000) is None
+    assert not os.path.lexists(cache.path(sha)) and secret.read_bytes() == b"k" * 1000
