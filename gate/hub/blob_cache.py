@@ -285,7 +285,10 @@ class BlobWriter:
                 return False
         self.cache.verified.add(self.final, self.sha256, identity)
         self.cache.touch(self.sha256)
-        self.cache.evict()
+        try:
+            self.cache.evict()
+        except OSError as exc:  # the blob is kept and good; only the cap waits for the next one
+            log.warning("could not evict from %s: %s", self.cache.root, exc)
         return True
 
     def abort(self) -> None:
