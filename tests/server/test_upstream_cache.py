@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -299,3 +300,21 @@ def test_hub_errors_still_pass_through(world: World) -> None:
     assert missing.status_code == 404 and missing.headers["x-error-code"] == "EntryNotFound"
     with pytest.raises(HfHubHTTPError):
         hf_hub_download("lab/nothing", "x", endpoint=world.front.url, token="tok-acme")
+
+
+def test_two_workers_relaying_one_blob_at_once_keep_one_good_copy(
+    world: World, repos: Repos, keeper: StoreKeeper
+) -> None:
+    """A second front gate over the same cache folder (another worker, its own memory)."""
+    data = repos.files["lab/mystery"][BIG]
+    other = CachingSource(
+        UpstreamSource(world.upstream.url, world.upstream_keeper.tokens["tok-proxy"]),
+        BlobCache(world.cache.root, world.cache.max_bytes),
+    )
+    with ServerThread(create_app(other, keeper)) as second:
+        urls = [world.url("lab/mystery", BIG), f"{second.url}/lab/mystery/resolve/main/{BIG}"]
+        with ThreadPoolExecutor(6) as pool:
+            bodies = list(pool.map(lambda u: httpx.get(u, headers=ACME).content, urls * 3))
+    assert all(body == data for body in bodies)
+    assert _cached(world) == [_sha(data)] and os.listdir(world.cache.tmp) == []
+    assert Path(world.cache.path(_sha(data))).read_bytes() == data
