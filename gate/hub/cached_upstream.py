@@ -86,7 +86,9 @@ class CachingSource:
             async for chunk in self.inner.open(repo_id, commit, entry, start, stop):
                 yield chunk
             return
-        blob = await anyio.to_thread.run_sync(self.cache.open, sha256, entry.size)
+        # On the event loop (a few metadata calls, as a local store's checks): a thread's result
+        # dropped by a cancellation would leak the descriptor.
+        blob = self.cache.open(sha256, entry.size)
         if blob is not None and not (blob.verified or whole):
             blob.close()
             blob = None
@@ -142,7 +144,7 @@ class CachingSource:
         """The whole file from upstream, each chunk also written to the cache's copy (in a
         thread, while the chunk goes out); the copy is kept only once the relay is complete."""
         try:
-            writer = await anyio.to_thread.run_sync(self.cache.writer, sha256, entry.size)
+            writer = self.cache.writer(sha256, entry.size)  # on the loop: see `open`
         except OSError as exc:  # a full or broken cache folder never stops a relay
             log.warning("not caching %s: %s", sha256, exc)
             async for chunk in self.inner.open(repo_id, commit, entry, 0, entry.size):
