@@ -146,6 +146,8 @@ class BlobCache:
         try:
             if identity_of(os.stat(path)) == identity:
                 os.unlink(path)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.used / sha256)
                 log.warning("removed cached blob %s: it failed its check", sha256)
         except FileNotFoundError:
             pass

@@ -89,7 +89,7 @@ def test_a_blob_of_another_size_is_dropped(tmp_path: Path) -> None:
     with open(cache.path(sha), "ab") as handle:
         handle.write(b"x")
     assert cache.open(sha, len(data)) is None
-    assert not Path(cache.path(sha)).exists()
+    assert not Path(cache.path(sha)).exists() and os.listdir(cache.used) == []
 
 
 def test_a_read_refuses_a_blob_changed_while_open(tmp_path: Path) -> None:
