@@ -288,6 +288,17 @@ class ServeSettings(Settings):
     upstream_repo_concurrency: int = Field(
         default=32, ge=1, description="Upstream calls in flight for one repository at most."
     )
+    upstream_cache: Path | None = Field(
+        default=None,
+        description="Folder where whole files relayed from the upstream are kept, once their"
+        " sha256 matched, for the next recipient (upstream mode only; default: off).",
+    )
+    upstream_cache_max_bytes: int = Field(
+        default=100 * 1024**3,
+        ge=1,
+        description="Most bytes of blobs the upstream cache keeps; the least recently used go"
+        " first (a larger file is relayed but not kept).",
+    )
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -319,6 +330,10 @@ class ServeSettings(Settings):
     def check_source(self) -> None:
         if (self.store is None) == (self.upstream is None):
             raise InputError("source", "give exactly one of --store DIR and --upstream URL")
+        if self.upstream_cache is not None and self.upstream is None:
+            raise InputError(
+                "upstream_cache", "the upstream cache needs --upstream URL (a store is local)"
+            )
 
 
 S = TypeVar("S", bound=Settings)

@@ -69,6 +69,11 @@ def startup_summary(
         source = f"store {settings.store.resolve()} ({repositories} repositories)"
     else:
         source = f"upstream {settings.upstream}"
+        if settings.upstream_cache is not None:
+            source += (
+                f" (cache {settings.upstream_cache.resolve()},"
+                f" at most {settings.upstream_cache_max_bytes} bytes)"
+            )
     state = screening_lists.state(gate.store, today, max_age_days=settings.screening_max_age_days)
     if state.list is None:
         screening_text = "off (no list imported)"
@@ -88,6 +93,16 @@ def serve(
     upstream: str | None = typer.Option(None, "--upstream", help="Hub-compatible URL to proxy."),
     upstream_token: str | None = typer.Option(
         None, "--upstream-token", help="Token the gate sends upstream (or GATE_UPSTREAM_TOKEN)."
+    ),
+    upstream_cache: Path | None = typer.Option(
+        None,
+        "--upstream-cache",
+        help="Keep whole files relayed from the upstream here once verified (default: off).",
+    ),
+    upstream_cache_max_bytes: int | None = typer.Option(
+        None,
+        "--upstream-cache-max-bytes",
+        help="Cap of the upstream cache in bytes (default 100 GiB); least recently used go first.",
     ),
     host: str | None = typer.Option(None, "--host"),
     port: int | None = typer.Option(None, "--port"),
@@ -118,6 +133,8 @@ def serve(
             "store": store,
             "upstream": upstream,
             "upstream_token": upstream_token,
+            "upstream_cache": upstream_cache,
+            "upstream_cache_max_bytes": upstream_cache_max_bytes,
             "host": host,
             "port": port,
             "mode": mode,

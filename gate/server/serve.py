@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI
 
+from gate.hub.blob_cache import BlobCache
+from gate.hub.cached_upstream import CachingSource
 from gate.hub.local import LocalStore
 from gate.hub.source import ModelSource
 from gate.hub.upstream import UpstreamSource
@@ -29,12 +31,20 @@ def build_source(settings: ServeSettings) -> ModelSource:
         return LocalStore(settings.store, verify_max_age=settings.blob_reverify_seconds)
     assert settings.upstream is not None
     token = settings.upstream_token.get_secret_value() if settings.upstream_token else None
-    return UpstreamSource(
+    upstream = UpstreamSource(
         settings.upstream,
         token,
         deadline=settings.upstream_deadline,
         per_repo=settings.upstream_repo_concurrency,
     )
+    if settings.upstream_cache is None:
+        return upstream
+    cache = BlobCache(
+        settings.upstream_cache,
+        settings.upstream_cache_max_bytes,
+        verify_max_age=settings.blob_reverify_seconds,
+    )
+    return CachingSource(upstream, cache)
 
 
 @dataclass
