@@ -43,12 +43,18 @@ def canonical_object(fields: Mapping[str, Any], encoded: Mapping[str, bytes]) ->
     """`canonical_json(fields)` for an object some of whose values were encoded before:
     `encoded[key]` must be `canonical_json(fields[key])`, and is used as it is (a decision
     served many times is encoded once, not once per request)."""
-    items = []
+    items: list[bytes] = []
+    run: dict[str, Any] = {}
     for key in sorted(fields):
-        value = encoded.get(key)
-        if value is None:
-            value = canonical_json(fields[key])
-        items.append(canonical_json(key) + b":" + value)
+        if key not in encoded:
+            run[key] = fields[key]
+            continue
+        if run:  # the keys before this one, encoded together, without their braces
+            items.append(canonical_json(run)[1:-1])
+            run = {}
+        items.append(canonical_json(key) + b":" + encoded[key])
+    if run:
+        items.append(canonical_json(run)[1:-1])
     return b"{" + b",".join(items) + b"}"
 
 

@@ -41,12 +41,12 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import Connection, func, select
 
 from gate.core.values import ModelFacts, TransferRequest
 from gate.store import credentials
+from gate.store.chain import locked_head
 from gate.store.db import Store
 from gate.store.facts import build_transfer
 from gate.store.recipients import RecipientRecord
@@ -57,7 +57,6 @@ _NOT_RECORDS = ("decision", "outcome", "snapshot")
 _MAX_ENTRIES = 100_000
 
 _HEAD = select(func.max(audit_t.c.seq))
-_HEAD_ROW = "SELECT seq FROM audit_head WHERE id = 1"
 
 Key = tuple[str, str, str | None, str | None, str | None, str | None, date, ModelFacts | None]
 
@@ -142,14 +141,7 @@ class RecordsCache:
         """Inside the write transaction that will append a decision made from memory under
         `epoch`: the audit head (locked) when no record changed since, else None (and the
         cache is dropped). Give the decision's own entry to `appended` afterwards."""
-        driver: Any = conn.connection.driver_connection
-        cur = driver.cursor()
-        try:
-            pg = self.store.dialect == "postgresql"
-            cur.execute(_HEAD_ROW + (" FOR UPDATE" if pg else ""))
-            head = int(cur.fetchone()[0])
-        finally:
-            cur.close()
+        head = locked_head(conn, self.store)
         number = self.store.transactions
         with self._lock:
             if epoch != self._epoch or self._head is None:

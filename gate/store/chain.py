@@ -153,8 +153,7 @@ def append_raw(
     stamp: Any = now if pg else sqlite_stamp(now)
     cur: Any = driver.cursor()
     try:
-        cur.execute(_HEAD_SQL_PG if pg else _HEAD_SQL)
-        head_seq, prev, checkpoint_seq, checkpoint_at = cur.fetchone()
+        head_seq, prev, checkpoint_seq, checkpoint_at = _locked_head(cur, store)
         seq = int(head_seq) + 1
         digest = entry_hash(body, prev, seq)
         cur.execute(
@@ -168,11 +167,36 @@ def append_raw(
         ):
             _sign_checkpoint(cur, store, seq, digest, now)
             cur.execute(_HEAD_CP_SQL.replace("?", mark), (seq, digest, seq, stamp))
+            checkpoint_seq, checkpoint_at = seq, now
         else:
             cur.execute(_HEAD_SQL_SET.replace("?", mark), (seq, digest))
     finally:
         cur.close()
+    store.chain_head = (store.transactions, (seq, digest, checkpoint_seq, checkpoint_at))
     return AuditEntry(seq, digest, prev, now, kind, ref, full)
+
+
+def locked_head(conn: Connection, store: Store) -> int:
+    """The sequence number of the last entry, read inside a write transaction with the head
+    locked (PostgreSQL: the row lock; SQLite: the write lock), so no other writer can append
+    before this transaction ends."""
+    cur: Any = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        return int(_locked_head(cur, store)[0])
+    finally:
+        cur.close()
+
+
+def _locked_head(cur: Any, store: Store) -> tuple[Any, ...]:
+    """(seq, hash, checkpoint_seq, checkpoint_at) of the head. Read once per transaction: the
+    appends of a group commit then chain on from what the previous one left (`chain_head`)."""
+    known = store.chain_head
+    if known is not None and known[0] == store.transactions:
+        return known[1]
+    cur.execute(_HEAD_SQL_PG if store.dialect == "postgresql" else _HEAD_SQL)
+    head: tuple[Any, ...] = tuple(cur.fetchone())
+    store.chain_head = (store.transactions, head)
+    return head
 
 
 _HEAD_SQL = "SELECT seq, hash, checkpoint_seq, checkpoint_at FROM audit_head WHERE id = 1"

@@ -146,6 +146,9 @@ class Store:
         self.transactions = 0
         """Write transactions begun by this process: inside one, its number (it names the
         transaction, so what was learnt in it is not trusted in the next)."""
+        self.chain_head: tuple[int, tuple[Any, ...]] | None = None
+        """(transaction number, audit head as that transaction left it): `gate.store.chain`
+        reads the head once per transaction, not once per append."""
         database = self.url.database
         file_backed = (
             self.dialect == "sqlite"
