@@ -17,15 +17,12 @@ from pathlib import Path
 import pytest
 
 from gate.cli.main import run
-from gate.core.decide import decide
 from gate.rules.loader import default_ruleset_path, load_default_ruleset
-from gate.store import replay
+from gate.store import replay, verify
 from gate.store.db import open_store
-from gate.store.facts import build_request
-from gate.store.record import RequestMeta, record_decision
 from tests.compute.fake_hub import FakeHub, FakeRepo, serve
 from tests.compute.helpers import save_tensors
-from tests.store.test_decision_records import CONTROLLED, DAY
+from tests.store.test_decision_records import _decide_and_record
 
 
 @pytest.fixture(autouse=True)
@@ -49,20 +46,8 @@ def _record_decisions(database_url: str, count: int) -> None:
     args = ["recipients", "add", "acme", "--name", "Acme", "--hq", "US", "--no-parent"]
     assert run([*args, "--destination", "US", "--db", database_url]) == 0
     store = open_store(database_url)
-    ruleset = load_default_ruleset()
     for _ in range(count):
-        request = build_request(
-            store,
-            recipient="acme",
-            repo_id=CONTROLLED.repo_id,
-            commit=CONTROLLED.commit,
-            revision="main",
-            file="w.safetensors",
-            destination=None,
-            day=DAY,
-            model_facts=CONTROLLED,
-        )
-        record_decision(store, request, decide(request, ruleset), RequestMeta(recipient_id="acme"))
+        _decide_and_record(store, load_default_ruleset(), "acme")
     store.close()
 
 
@@ -159,15 +144,38 @@ def test_estimate_flags_only_reads_nothing(capsys: pytest.CaptureFixture[str]) -
     assert json.loads(out)["method"] == "counting" and err == ""
 
 
-def test_audit_verify_progress_switch(
+def test_audit_verify_progress(
     capsys: pytest.CaptureFixture[str], database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _record_decisions(database_url, 1)
+    _record_decisions(database_url, 2)
     capsys.readouterr()
-    out, err = _run(capsys, "audit", "verify", "--json", "--progress", "--db", database_url)
-    entries = json.loads(out)["entries"]
-    assert _steps(err, "verifying the chain") == [(entries, str(entries))]
+    store = open_store(database_url)
+    entries = verify.verify_chain(store).entries
+    monkeypatch.setattr(verify, "PROGRESS_EVERY", 2)
+    calls: list[tuple[int, int]] = []
+    result = verify.verify_chain(store, progress=lambda done, total: calls.append((done, total)))
+    store.close()
+    assert result.ok and calls == [(n, entries) for n in [*range(2, entries + 1, 2), entries]]
+    argv = ["audit", "verify", "--db", database_url]
+
+    # Not a terminal (captured): one result line on stdout, nothing on stderr.
+    out, err = _run(capsys, *argv)
+    assert out.startswith(f"intact: {entries} entries") and out.count("\n") == 1 and err == ""
+    out, err = _run(capsys, *argv, "--json")
+    assert json.loads(out)["entries"] == entries and err == ""
+    # Forced: plain lines on stderr, the JSON unchanged.
+    forced, err = _run(capsys, *argv, "--json", "--progress")
+    assert forced == out and _steps(err, "verifying the chain")[-1] == (entries, str(entries))
+
+    # A terminal on stderr: the bar goes there, stdout is the same line; --json and
+    # --no-progress keep it quiet.
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    _run(capsys, "audit", "verify", "--no-progress", "--db", database_url)
-    assert terminal.getvalue() == ""
+    out, _ = _run(capsys, *argv)
+    assert out.startswith(f"intact: {entries} entries") and out.count("\n") == 1
+    assert "verifying the chain" in terminal.getvalue()
+    for quiet in (["--json"], ["--no-progress"]):
+        terminal.seek(0)
+        terminal.truncate()
+        _run(capsys, *argv, *quiet)
+        assert terminal.getvalue() == "", quiet
