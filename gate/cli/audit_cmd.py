@@ -11,7 +11,8 @@ from typing import Any, TextIO
 import typer
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from gate.cli.output import entries_progress, print_json, stdout
+from gate.cli.output import print_json, stdout
+from gate.cli.progress import PROGRESS_OPTION, entries_progress
 from gate.cli.records_common import DB_OPTION, JSON_OPTION, cli_store, fields, parse_since, table
 from gate.errors import InputError, NotFoundError
 from gate.rules.loader import load_ruleset_set
@@ -61,11 +62,13 @@ def audit_verify(
     ),
     as_json: bool = JSON_OPTION,
     db: str | None = DB_OPTION,
+    progress: bool | None = PROGRESS_OPTION,
 ) -> None:
     """Recompute the chain. Exit 0 when intact, 1 when broken (naming the first broken entry)."""
     keys = _public_keys(public_key)
     saved = _saved(checkpoint)
-    with cli_store(db) as store, entries_progress("verifying the chain", quiet=as_json) as step:
+    shown = entries_progress("verifying the chain", quiet=as_json, force=progress)
+    with cli_store(db) as store, shown as step:
         result = verify.verify_chain(store, keys, saved=saved, progress=step)
     if as_json:
         print_json(result.to_dict())
@@ -302,12 +305,14 @@ def replay_command(
     since: str | None = typer.Option(None, "--since", help="Date or date-time (UTC)."),
     as_json: bool = JSON_OPTION,
     db: str | None = DB_OPTION,
+    progress: bool | None = PROGRESS_OPTION,
 ) -> None:
     """Re-decide recorded requests under another ruleset; list what would change (read-only)."""
     moment = parse_since(since)
     rules = load_ruleset_set(ruleset or Settings().ruleset_paths)
-    with cli_store(db) as store:
-        result = replay.replay(store, rules, since=moment)
+    shown = entries_progress("re-deciding", quiet=as_json, force=progress)
+    with cli_store(db) as store, shown as step:
+        result = replay.replay(store, rules, since=moment, progress=step)
     if as_json:
         print_json(result.to_dict())
         return

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from rich.markup import escape
 
 from gate.cli.output import print_json, stdout
+from gate.cli.progress import PROGRESS_OPTION, entries_progress
 from gate.compute.assemble import TrainingInputs
 from gate.compute.classify import Classification
 from gate.compute.declaration import (
@@ -116,24 +117,31 @@ def _classify(
     rules: Ruleset,
     inputs: TrainingInputs,
     keys: list[Path],
+    *,
+    quiet: bool,
+    progress: bool | None,
 ) -> Classification:
     """Through the one pipeline, with the settings the server reads (GATE_*): trusted declarer
-    keys, the known-models table, the publication sources."""
+    keys, the known-models table, the publication sources. Each read of the model's files is a
+    step of the progress display (`--progress`)."""
     from gate.settings import Settings
 
     settings = Settings()
-    return classify_target(
-        source,
-        rules,
-        _trusted_keys(keys),
-        endpoint=endpoint,
-        revision=revision,
-        token=token,
-        inputs=inputs,
-        known=known_models(settings),
-        publication_sources=settings.publication_sources,
-        publication_max_age=timedelta(hours=settings.publication_max_age_hours),
-    )
+    trusted = _trusted_keys(keys)  # before the display: a bad key file is an error line, alone
+    with entries_progress("reading the model", quiet=quiet, force=progress) as step:
+        return classify_target(
+            source,
+            rules,
+            trusted,
+            endpoint=endpoint,
+            revision=revision,
+            token=token,
+            inputs=inputs,
+            known=known_models(settings),
+            publication_sources=settings.publication_sources,
+            publication_max_age=timedelta(hours=settings.publication_max_age_hours),
+            progress=step,
+        )
 
 
 def _render_compute(result: Classification) -> None:
@@ -187,6 +195,7 @@ def estimate_command(
     token: str | None = typer.Option(None, "--token", help="Bearer token for --endpoint."),
     ruleset: Path | None = typer.Option(None, "--ruleset", help="Ruleset TOML (default: shipped)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    progress: bool | None = PROGRESS_OPTION,
 ) -> int:
     """Estimate training compute and where it stands against the threshold."""
     rules = _ruleset(ruleset)
@@ -202,7 +211,9 @@ def estimate_command(
         utilization,
         _declaration(declaration, key),
     )
-    result = _classify(source, endpoint, revision, token, rules, inputs, key)
+    result = _classify(
+        source, endpoint, revision, token, rules, inputs, key, quiet=as_json, progress=progress
+    )
     if as_json:
         print_json(_estimate_dict(result))
     else:
@@ -220,10 +231,14 @@ def classify_command(
     ),
     ruleset: Path | None = typer.Option(None, "--ruleset", help="Ruleset TOML (default: shipped)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    progress: bool | None = PROGRESS_OPTION,
 ) -> int:
     """Training compute and publication status of a model, together."""
     rules = _ruleset(ruleset)
-    result = _classify(source, endpoint, revision, token, rules, TrainingInputs(), key)
+    inputs = TrainingInputs()
+    result = _classify(
+        source, endpoint, revision, token, rules, inputs, key, quiet=as_json, progress=progress
+    )
     if as_json:
         print_json(result.to_dict())
         return 0

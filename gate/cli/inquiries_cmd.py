@@ -23,13 +23,14 @@ from gate.cli.screening_cmd import screen_after_change
 from gate.core.questions import Question
 from gate.errors import InputError
 from gate.store import inquiries, recipients
+from gate.store.inquiry_record import InquiryRecord
 from gate.store.recipients import RecipientRecord
 
 inquiries_app = typer.Typer(help="Questions a hold asks, answers, review.", no_args_is_help=True)
 
 
 def _print(
-    record: inquiries.InquiryRecord,
+    record: InquiryRecord,
     as_json: bool,
     answers: dict[str, Any] | None = None,
     version: int | None = None,

@@ -7,11 +7,10 @@ so `gate decide` does not load rich to print a decision into a pipe or a file.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -74,27 +73,3 @@ def _plain(out: IO[str], texts: Any) -> bool:
         pass
     # rich drops or expands control characters; leave those texts to it.
     return not any(ch < " " or ch == "\x7f" for text in texts for ch in text)
-
-
-@contextlib.contextmanager
-def entries_progress(label: str, *, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A `(done, total)` progress bar on stderr when it is a terminal; None (no output at all)
-    with --json (`quiet`) or when stderr is not a TTY, so piped output stays as it was."""
-    if quiet or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=stderr(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=None)
-
-        def step(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield step

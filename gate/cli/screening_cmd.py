@@ -27,7 +27,7 @@ from gate.cli.records_common import (
 from gate.errors import InputError
 from gate.screening.lists import parse_file
 from gate.settings import Settings
-from gate.store import screening
+from gate.store import screening, screening_lists, screening_runs
 from gate.store.db import Store
 
 screening_app = typer.Typer(
@@ -43,7 +43,7 @@ def threshold() -> float:
 
 def screen_after_change(store: Store, recipient_id: str, by: str) -> None:
     """Screen a recipient just added or changed; say on stderr when a party needs review."""
-    results = screening.screen_recipient(store, recipient_id, actor=by, threshold=threshold())
+    results = screening_runs.screen_recipient(store, recipient_id, actor=by, threshold=threshold())
     if results is None:
         return
     for result in results:
@@ -75,7 +75,7 @@ def import_cmd(
     parsed = parse_file(file.name, data)
     day = parse_date(list_date, "list-date")
     with cli_store(db) as store:
-        result = screening.import_list(
+        result = screening_runs.import_list(
             store,
             parsed,
             actor=actor(by),
@@ -232,7 +232,7 @@ def status_cmd(
     """Whether screening is on and how old the list is."""
     with cli_store(db) as store:
         age = Settings().screening_max_age_days if max_age_days is None else max_age_days
-        current = screening.state(store, datetime.now(UTC).date(), max_age_days=age)
+        current = screening_lists.state(store, datetime.now(UTC).date(), max_age_days=age)
     if as_json:
         print_json(current.to_dict())
         return

@@ -25,7 +25,7 @@ from gate.errors import InputError, NotFoundError
 from gate.store import answers as answer_rules
 from gate.store import audit, credentials, inquiries, licenses, models, recipients
 from gate.store.db import Store
-from gate.store.inquiries import InquiryRecord
+from gate.store.inquiry_record import InquiryRecord
 from gate.store.schema import (
     audit_entries,
     designations,

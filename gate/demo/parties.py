@@ -16,7 +16,7 @@ from typing import Any
 
 from gate.errors import InputError
 from gate.screening.lists import parse_file
-from gate.store import screening
+from gate.store import screening, screening_lists, screening_runs
 from gate.store.db import Store
 
 DEMO_OFFICER = "demo officer"
@@ -92,7 +92,7 @@ def demo_list(list_date: date) -> dict[str, Any]:
 
 def refuse_another_list(store: Store, today: date) -> None:
     """InputError when the records hold a screening list that is not the demo's."""
-    current = screening.state(store, today).list
+    current = screening_lists.state(store, today).list
     if current is not None and current.source != DEMO_LIST_SOURCE:
         raise InputError(
             "demo",
@@ -119,7 +119,7 @@ def seed_screening(
     refuse_another_list(store, today)
     path = folder / "consolidated.json"
     path.write_text(json.dumps(demo_list(today), indent=1), encoding="utf-8")
-    imported = screening.import_list(
+    imported = screening_runs.import_list(
         store,
         parse_file(path.name, path.read_bytes()),
         actor="gate demo",
@@ -132,7 +132,7 @@ def seed_screening(
             results = screening.list_results(store, recipient_id=recipient_id)
         else:
             results = (
-                screening.screen_recipient(
+                screening_runs.screen_recipient(
                     store, recipient_id, actor="gate demo", threshold=threshold
                 )
                 or []

@@ -2,8 +2,9 @@
 
 Pure logic, no I/O: `lists` parses the published JSON and CSV forms, `normalize` turns a name into
 comparable tokens, `matching` indexes a list and scores a name against it, `status` says what a
-party's screening status is. The records (list versions, results, reviews) live in
-`gate.store.screening`; the commands in `gate.cli.screening_cmd`. See docs/screening.md.
+party's screening status is. The records live in `gate.store.screening_lists` (list versions),
+`gate.store.screening_runs` (screening parties) and `gate.store.screening` (results, reviews); the
+commands in `gate.cli.screening_cmd`. See docs/screening.md.
 """
 
 from __future__ import annotations

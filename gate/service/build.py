@@ -27,7 +27,7 @@ from gate.service.classifying import ModelFactsProvider
 from gate.service.gatekeeper import Mode
 from gate.service.records_gatekeeper import StoreGatekeeper
 from gate.settings import Settings
-from gate.store import models, screening
+from gate.store import models, screening_lists
 from gate.store.chain import Checkpointer
 from gate.store.db import Store
 from gate.wiring import open_records, require_signer, ruleset_set
@@ -153,7 +153,9 @@ def startup_lines(service: Service, settings: Settings, today: date) -> list[str
     for position, member in enumerate(service.rulesets, 1):
         lines.append(f"  {position}. {member.id} sha256:{member.sha256}")
     lines.append(f"procedure version {PROCEDURE_VERSION}")
-    state = screening.state(service.store, today, max_age_days=settings.screening_max_age_days)
+    state = screening_lists.state(
+        service.store, today, max_age_days=settings.screening_max_age_days
+    )
     warning = state.warning()
     if warning is not None:
         lines.append(f"warning: {warning}")

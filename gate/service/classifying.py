@@ -25,7 +25,8 @@ from gate.compute.classify import Classification, classify_from_parts, to_model_
 from gate.compute.lineage import BaseLookups
 from gate.compute.pipeline import classify_repository
 from gate.compute.publication import Publication, matching, with_observations
-from gate.compute.reader import FolderReader
+from gate.compute.read_progress import Progress, ReadCounter
+from gate.compute.reader import FolderReader, RepoReader
 from gate.compute.safetensors_header import read_local_header
 from gate.core.ruleset import Ruleset
 from gate.core.values import ComputeInterval, ModelFacts
@@ -51,13 +52,15 @@ async def classify_commit(
     recorded: Callable[[str], ComputeInterval | None] | None = None,
     depth: int = 0,
     budget: list[int] | None = None,
+    reads: ReadCounter | None = None,
 ) -> Classification:
     """Classify one commit of a repository in a model source (raises MetadataError).
 
     A base model it names is looked up in `recorded`, then the `known` table, then classified
     through the same source (its default branch), to `MAX_DEPTH` generations and at most
     `BASE_CLASSIFICATIONS` bases in all (`budget`, shared down the lineage): bases beyond it are
-    unknown, so a card naming many bases that name many bases costs a bounded amount of work."""
+    unknown, so a card naming many bases that name many bases costs a bounded amount of work.
+    `reads` counts the reads of this commit and its bases (the CLI's progress)."""
     budget = budget if budget is not None else [BASE_CLASSIFICATIONS]
 
     async def classify_base(name: str, at_depth: int) -> ComputeInterval | None:
@@ -75,6 +78,7 @@ async def classify_commit(
                 recorded=recorded,
                 depth=at_depth,
                 budget=budget,
+                reads=reads,
             )
         except (NotFoundError, UpstreamError, MetadataError, InputError, SignatureError):
             return None  # a base the gate cannot classify is a base it does not know
@@ -85,7 +89,9 @@ async def classify_commit(
         known=_table_lookup(known),
         classify=classify_base,
     )
-    reader = SourceReader(source, resolved)
+    reader: RepoReader = SourceReader(source, resolved)
+    if reads is not None:
+        reader = reads.wrap(reader)
     return await classify_repository(
         reader, ruleset, trusted_declarers, inputs=inputs, lookups=lookups, depth=depth
     )
@@ -133,12 +139,13 @@ async def _classify_on_hub(
     inputs: TrainingInputs,
     known: KnownModels | None,
     publication: PublicationSources | None,
+    reads: ReadCounter | None,
 ) -> Classification:
     source = UpstreamSource(endpoint, token)
     try:
         resolved = await source.resolve(repo_id, revision)
         found = await classify_commit(
-            source, resolved, ruleset, trusted_declarers, inputs, known=known
+            source, resolved, ruleset, trusted_declarers, inputs, known=known, reads=reads
         )
         folded = await fold_publication(
             publication, source, ruleset, resolved.repo_id, resolved.commit,
@@ -163,12 +170,15 @@ def classify_target(
     known: KnownModels | None = None,
     publication_sources: Sequence[str] = (),
     publication_max_age: timedelta = timedelta(hours=24),
+    progress: Progress | None = None,
 ) -> Classification:
     """What `gate classify` and `gate estimate` classify: nothing (flags only), a repository on
     `endpoint` read header-only, a model folder, or one safetensors file.
 
     The same lookups as the server's: named bases in the known-models table (and, on a hub,
-    classified through it), publication from the configured publication sources."""
+    classified through it), publication from the configured publication sources. `progress` is
+    told of every read of the model's files (`gate.compute.read_progress`)."""
+    reads = None if progress is None else ReadCounter(progress)
     if target is None:
         return classify_from_parts(ruleset, inputs=inputs)
     if endpoint:
@@ -188,15 +198,17 @@ def classify_target(
                 inputs,
                 known,
                 sources,
+                reads,
             )
         )
     path = Path(target)
     if path.is_dir():
         lookups = BaseLookups(known=_table_lookup(known))
+        folder: RepoReader = FolderReader(path)
+        if reads is not None:
+            folder = reads.wrap(folder)
         return asyncio.run(
-            classify_repository(
-                FolderReader(path), ruleset, trusted_declarers, inputs=inputs, lookups=lookups
-            )
+            classify_repository(folder, ruleset, trusted_declarers, inputs=inputs, lookups=lookups)
         )
     if path.is_file():
         header = read_local_header(path)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 
 from gate.errors import NotFoundError
 from gate.store.chain import (
@@ -36,6 +36,7 @@ __all__ = [
     "append",
     "append_now",
     "checkpoint_now",
+    "count_entries",
     "entry_hash",
     "get_entry",
     "iter_entries",
@@ -84,14 +85,27 @@ def iter_entries(
     last = 0
     while True:
         with store.read() as conn:
-            query = select(audit_entries).where(audit_entries.c.seq > last)
-            if since is not None:
-                query = query.where(audit_entries.c.recorded_at >= since)
-            if kind is not None:
-                query = query.where(audit_entries.c.kind == kind)
-            rows = conn.execute(query.order_by(audit_entries.c.seq).limit(5000)).all()
+            query = _filtered(select(audit_entries), since, kind)
+            query = query.where(audit_entries.c.seq > last).order_by(audit_entries.c.seq)
+            rows = conn.execute(query.limit(5000)).all()
         if not rows:
             return
         for row in rows:
             yield _entry(row)
         last = int(rows[-1].seq)
+
+
+def count_entries(store: Store, *, since: datetime | None = None, kind: str | None = None) -> int:
+    """How many entries `iter_entries` with the same filters would yield now (a progress total:
+    entries appended while a walk runs are walked too)."""
+    query = _filtered(select(func.count()).select_from(audit_entries), since, kind)
+    with store.read() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def _filtered(query: Select[Any], since: datetime | None, kind: str | None) -> Select[Any]:
+    if since is not None:
+        query = query.where(audit_entries.c.recorded_at >= since)
+    if kind is not None:
+        query = query.where(audit_entries.c.kind == kind)
+    return query

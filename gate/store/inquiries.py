@@ -20,118 +20,23 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from gate.core.canonical import canonical_json
 from gate.core.questions import Question
-from gate.core.values import Inquiry
 from gate.errors import InputError, NotFoundError
 from gate.store import audit, recipients
 from gate.store.answers import recipient_fields, validate_answer
 from gate.store.db import Store
+from gate.store.inquiry_record import InquiryRecord, from_row
 from gate.store.repos import repo_key
 from gate.store.schema import inquiries as t
 from gate.store.schema import inquiry_answers as versions
 
 OPEN_STATES = ("open", "answered")
-
-
-@dataclass(frozen=True, slots=True)
-class InquiryRecord:
-    id: str
-    recipient_id: str
-    repo_id: str
-    status: str
-    questions: tuple[str, ...]
-    answers: Mapping[str, Any] | None
-    opened_at: datetime
-    answered_at: datetime | None
-    reviewed_by: str | None
-    review_note: str | None
-    reviewed_at: datetime | None
-    answers_version: int | None = None
-    reviewed_version: int | None = None
-    # Set on the record `review` returns: what the approval changed in the recipient's record,
-    # {"field": {"from": ..., "to": ...}}.
-    recipient_changes: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_core(self) -> Inquiry:
-        status = "completed" if self.status == "completed" else self.status
-        if status == "answered":
-            status = "open"
-        declared: tuple[str, ...] = ()
-        if self.status == "completed" and self.answers:
-            declared = tuple(self.answers.get(Question.EXPORT_DESTINATIONS.value) or ())
-        return Inquiry(status, declared, self.id)  # type: ignore[arg-type]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "recipient_id": self.recipient_id,
-            "repo_id": self.repo_id,
-            "status": self.status,
-            "questions": [
-                {"id": q, "label": _label(q), "text": _text(q), "answer_shape": _shape(q)}
-                for q in self.questions
-            ],
-            "answers": dict(self.answers) if self.answers is not None else None,
-            "opened_at": _iso(self.opened_at),
-            "answered_at": _iso(self.answered_at),
-            "reviewed_by": self.reviewed_by,
-            "review_note": self.review_note,
-            "reviewed_at": _iso(self.reviewed_at),
-            "answers_version": self.answers_version,
-            "reviewed_version": self.reviewed_version,
-            "recipient_changes": dict(self.recipient_changes),
-        }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    """JSON-ready times: the API and `--json` output share this dict."""
-    return None if moment is None else moment.isoformat()
-
-
-def _label(code: str) -> str:
-    try:
-        return Question(code).label
-    except ValueError:
-        return code
-
-
-def _text(code: str) -> str:
-    try:
-        return Question(code).text
-    except ValueError:
-        return code
-
-
-def _shape(code: str) -> dict[str, Any]:
-    try:
-        return Question(code).answer_shape
-    except ValueError:
-        return {"type": "string"}
-
-
-def _record(row: Any) -> InquiryRecord:
-    return InquiryRecord(
-        row.id,
-        row.recipient_id,
-        row.repo_id,
-        row.status,
-        tuple(json.loads(row.questions)),
-        None if row.answers is None else json.loads(row.answers),
-        row.opened_at,
-        row.answered_at,
-        row.reviewed_by,
-        row.review_note,
-        row.reviewed_at,
-        row.answers_version,
-        row.reviewed_version,
-    )
 
 
 def open_or_reuse(
@@ -211,7 +116,7 @@ def _require(conn: Connection, inquiry_id: str, *, lock: bool = False) -> Inquir
     row = conn.execute(query).first()
     if row is None:
         raise NotFoundError(f"unknown inquiry {inquiry_id!r}")
-    return _record(row)
+    return from_row(row)
 
 
 def _answers_of(conn: Connection, inquiry_id: str, version: int) -> dict[str, Any] | None:
@@ -396,7 +301,7 @@ def list_all(
             query = query.where(t.c.status == status)
         if recipient_id is not None:
             query = query.where(t.c.recipient_id == recipient_id)
-        return [_record(r) for r in conn.execute(query)]
+        return [from_row(r) for r in conn.execute(query)]
 
 
 _FOR_PAIR = select(t).where(
@@ -412,7 +317,7 @@ def latest_for(conn: Connection, recipient_id: str, repo_id: str) -> InquiryReco
     """
     key = repo_key(repo_id)
     rows = [
-        _record(r) for r in conn.execute(_FOR_PAIR, {"recipient_id": recipient_id, "repo_id": key})
+        from_row(r) for r in conn.execute(_FOR_PAIR, {"recipient_id": recipient_id, "repo_id": key})
     ]
     if not rows:
         return None

@@ -8,7 +8,7 @@ reads the chain.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,7 @@ from gate.core.ruleset_set import AnyRuleset, RulesetSet, decide_all
 from gate.schema import parse_request
 from gate.store import audit
 from gate.store.db import Store
+from gate.store.verify import PROGRESS_EVERY
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +138,19 @@ def iter_replay(
         )
 
 
-def replay(store: Store, rulesets: RulesetsArg, *, since: datetime | None = None) -> ReplayResult:
+def replay(
+    store: Store,
+    rulesets: RulesetsArg,
+    *,
+    since: datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReplayResult:
     """Re-decide every recorded decision since `since` under the set; list the differences,
-    and the decisions recorded by another version of the decision procedure."""
+    and the decisions recorded by another version of the decision procedure.
+
+    `progress(done, expected)`: called every PROGRESS_EVERY decisions and once at the end."""
     rule_set = _as_set(rulesets)
+    expected = 0 if progress is None else audit.count_entries(store, since=since, kind="decision")
     total = 0
     changes: list[Change] = []
     other: list[ProcedureChange] = []
@@ -150,6 +160,10 @@ def replay(store: Store, rulesets: RulesetsArg, *, since: datetime | None = None
             changes.append(change)
         if version != PROCEDURE_VERSION:
             other.append(ProcedureChange(seq, decision_id, version))
+        if progress is not None and total % PROGRESS_EVERY == 0:
+            progress(total, max(expected, total))
+    if progress is not None:
+        progress(total, max(expected, total))
     return ReplayResult(
         tuple((r.id, r.sha256) for r in rule_set), total, tuple(changes), tuple(other)
     )

@@ -10,6 +10,7 @@ from playwright.sync_api import Browser, expect
 from tests.console.conftest import OFFICER, Site, signed_in
 
 screening = pytest.importorskip("gate.store.screening")
+screening_runs = pytest.importorskip("gate.store.screening_runs")
 lists = pytest.importorskip("gate.screening.lists")
 DATA = Path(__file__).resolve().parents[1] / "screening" / "data" / "consolidated.json"
 
@@ -20,7 +21,7 @@ def test_officer_clears_a_possible_match_from_the_queue(browser: Browser, site: 
     if not DATA.exists():
         pytest.skip("the screening fixture list is not in this checkout")
     site.add_recipient("hw", "Huawei Technologies Limited", "DE", "self", "DE")
-    screening.import_list(site.gate.store, lists.parse_json(DATA.read_text()), actor="test")
+    screening_runs.import_list(site.gate.store, lists.parse_json(DATA.read_text()), actor="test")
     rid = site.world.recipient_ids["hw"]
     hits = screening.list_results(site.gate.store, recipient_id=rid, status="possible_match")
     assert hits, "the fixture list names a party like this recipient"

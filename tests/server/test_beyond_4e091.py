@@ -30,7 +30,15 @@ from gate.screening.lists import parse_file
 from gate.server.background import BackgroundServer
 from gate.server.serve import build_gate
 from gate.service.build import startup_lines
-from gate.store import audit, credentials, inquiries, recipients, screening
+from gate.store import (
+    audit,
+    credentials,
+    inquiries,
+    recipients,
+    screening,
+    screening_lists,
+    screening_runs,
+)
 from gate.store.verify import verify_chain
 from tests.server.test_store_gate import Running
 
@@ -284,13 +292,13 @@ def test_the_demo_never_replaces_an_operators_screening_list(tmp_path: Path) -> 
     gate = build_gate(world.settings)
     try:
         real = Path(__file__).parents[1] / "screening" / "data" / "consolidated.json"
-        screening.import_list(
+        screening_runs.import_list(
             gate.store, parse_file(real.name, real.read_bytes()), actor="operator"
         )
-        before = screening.state(gate.store, date.today()).list
+        before = screening_lists.state(gate.store, date.today()).list
         with pytest.raises(InputError, match="would replace"):
             seed_records(world, gate.store)
-        assert screening.state(gate.store, date.today()).list == before
+        assert screening_lists.state(gate.store, date.today()).list == before
         assert recipients.list_all(gate.store) == []
     finally:
         gate.close()
@@ -323,7 +331,7 @@ def test_require_screening_holds_a_party_never_screened(
         with pytest.raises(GatedRepoError, match=r"hold \(restricted_party_review\)"):
             _download(running, "fjord", SMALL, _weights(running, SMALL), tmp_path / "c")
         # Screened (clear), the same party downloads.
-        screened = screening.screen_recipient(running.gate.store, "unscreened", actor="tests")
+        screened = screening_runs.screen_recipient(running.gate.store, "unscreened", actor="tests")
         assert screened is not None and [r.status for r in screened] == ["clear"]
         got = _download(running, "fjord", SMALL, _weights(running, SMALL), tmp_path / "c")
         assert got == running.files(SMALL)[_weights(running, SMALL)]
