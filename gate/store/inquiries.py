@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from gate.core.canonical import canonical_json
 from gate.core.questions import Question
@@ -37,6 +37,20 @@ from gate.store.schema import inquiries as t
 from gate.store.schema import inquiry_answers as versions
 
 OPEN_STATES = ("open", "answered")
+
+
+# Built once: every hold of a recipient on a model looks its open inquiry up, inside the
+# decision's transaction (plain parameters, so the compiled statement is reused as it is).
+_OPEN_FOR = (
+    select(t.c.id, t.c.questions)
+    .where(
+        t.c.recipient_id == bindparam("recipient"),
+        t.c.repo_id == bindparam("repo"),
+        or_(*(t.c.status == state for state in OPEN_STATES)),
+    )
+    .order_by(t.c.opened_at.desc())
+    .limit(1)
+)
 
 
 def open_or_reuse(
@@ -53,13 +67,7 @@ def open_or_reuse(
     Runs inside the caller's transaction, so the decision and the inquiry commit together.
     """
     repo_id = repo_key(repo_id)
-    row = conn.execute(
-        select(t)
-        .where(
-            t.c.recipient_id == recipient_id, t.c.repo_id == repo_id, t.c.status.in_(OPEN_STATES)
-        )
-        .order_by(t.c.opened_at.desc())
-    ).first()
+    row = conn.execute(_OPEN_FOR, {"recipient": recipient_id, "repo": repo_id}).first()
     if row is not None:
         current = tuple(json.loads(row.questions))
         new = [q for q in questions if q not in current]
