@@ -14,6 +14,7 @@ from starlette.requests import Request
 
 from gate.errors import AuthError
 from gate.hub.source import ModelSource
+from gate.server.flights import Flights
 from gate.server.metrics import Metrics
 from gate.service.classifying import ModelFactsProvider
 from gate.service.file_bytes import FileBytes
@@ -45,6 +46,8 @@ class ServerState:
     """(repo, commit) -> `pipeline_tag`/`library_name` for model info (see gate.server.hints)."""
     corrupt: dict[tuple[str, str, str], str] = field(default_factory=dict)
     """(repo, commit, path) -> why: files whose bytes failed their digest since start-up."""
+    flights: Flights = field(default_factory=Flights)
+    """Concurrent requests needing the same read of the records wait for one."""
     file_bytes: FileBytes = field(init=False)
     """What each file's bytes say (looked at once per file and commit), over `source`."""
 
@@ -69,10 +72,17 @@ class ServerState:
     async def decide(self, ctx: TransferContext) -> GateAnswer:
         """The gatekeeper's answer: from memory on the event loop when it can, else from the
         records in a worker thread."""
-        answer = await self.gatekeeper.check_in_memory(ctx)
+        gatekeeper = self.gatekeeper
+        answer = await gatekeeper.check_in_memory(ctx)
         if answer is not None:
             return answer
-        return await self.records_call(self.gatekeeper.check, ctx)
+        # Requests for the same file by the same recipient wait for one read of the records.
+        thing = ("decide", ctx.caller.recipient_id, ctx.repo_id, ctx.commit, ctx.path)
+        return await self.flights.run(
+            thing,
+            lambda: gatekeeper.check_in_memory(ctx),
+            lambda: self.records_call(gatekeeper.check, ctx),
+        )
 
     async def authenticate(self, request: Request, *, decided: bool = False) -> Caller:
         """The caller. `decided`: the request goes on to `Gatekeeper.check`, which checks the
@@ -80,11 +90,21 @@ class ServerState:
         from memory here (no thread hop). Every other route asks the records."""
         token = bearer_token(request)
         remembered = getattr(self.gatekeeper, "remembered", None) if decided else None
-        if remembered is not None:
-            caller: Caller | None = remembered(token)
-            if caller is not None:
-                return caller
-        return await self.records_call(self.gatekeeper.authenticate, token)
+        if remembered is None or token is None:
+            return await self.records_call(self.gatekeeper.authenticate, token)
+        caller: Caller | None = remembered(token)
+        if caller is not None:
+            return caller
+
+        async def from_memory() -> Caller | None:
+            found: Caller | None = remembered(token)
+            return found
+
+        return await self.flights.run(
+            ("token", token),
+            from_memory,
+            lambda: self.records_call(self.gatekeeper.authenticate, token),
+        )
 
 
 def bearer_token(request: Request) -> str | None:
