@@ -46,6 +46,7 @@ from gate.store.facts import build_transfer
 from gate.store.record import (
     Prepared,
     RequestMeta,
+    locks_rows,
     new_decision_id,
     record_in,
     record_outcome,
@@ -228,7 +229,9 @@ class StoreGatekeeper:
         if recipient.id != ctx.caller.recipient_id or request.licenses:
             return None
         memo = self._decided(ctx, request, epoch, key)
-        if memo.decision.license_used is not None:
+        if locks_rows(memo.decision, ctx.caller.recipient_id):
+            # A capped license or a hold's inquiry: recorded in a transaction of its own, rows
+            # locked before the audit head (`record_transfer`), never in a group commit.
             return None
         decision = memo.decision
         decision_id = new_decision_id()

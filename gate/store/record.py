@@ -171,9 +171,9 @@ def record_transfer(
     if mode not in ("enforce", "shadow"):
         raise InputError("mode", f"expected enforce or shadow, got {mode!r}")
     known_id = decision_id or new_decision_id()
-    # Through the store's writer: concurrent decisions share one transaction (group commit).
-    done: tuple[Decision, AuditEntry] = store.committer.submit(
-        lambda conn: record_in(
+
+    def work(conn: Connection) -> tuple[Decision, AuditEntry]:
+        return record_in(
             conn,
             store,
             request,
@@ -185,8 +185,25 @@ def record_transfer(
             counted=counted,
             redecide=redecide,
         )
-    )
+
+    if locks_rows(decision, meta.recipient_id or request.recipient.id):
+        # A transaction of its own, which locks the license or inquiry row before the audit
+        # head, in the order every other writer of those rows takes them (an officer's change,
+        # an answer). In a group commit the head is already locked by an earlier append, and a
+        # replica holding the row while it waits for the head deadlocks with it on PostgreSQL.
+        with store.write() as conn:
+            return work(conn)
+    # Through the store's writer: concurrent decisions share one transaction (group commit).
+    done: tuple[Decision, AuditEntry] = store.committer.submit(work)
     return done
+
+
+def locks_rows(decision: Decision, recipient_id: str | None) -> bool:
+    """Whether recording `decision` may lock a record's row (a capped license's, or the inquiry
+    a hold adds questions to): then it must not share a transaction that holds the audit head."""
+    return decision.license_used is not None or (
+        decision.verdict is Verdict.HOLD and recipient_id is not None
+    )
 
 
 def record_in(
