@@ -190,19 +190,35 @@ class Store:
                 self._run_after_commit()
             finally:
                 self._after_commit.clear()
+                if self.dialect != "sqlite":
+                    self._release_writer()
 
     def _writer_connection(self) -> Connection:
         """The connection writes use, kept across transactions (under `_lock`).
 
         One connection for every write: SQLite keeps a page cache per connection and empties
         it whenever another connection has written, so writes rotating through the pool
-        re-read the index pages each time (an append cost six times its CPU in a server)."""
+        re-read the index pages each time (an append cost six times its CPU in a server).
+        PostgreSQL has no such cache, and its server may end a session at any time (a restart,
+        a failover, an idle limit): a write there takes a connection from the pool, which
+        pings it first, so a quiet gate's next decision is not failed by a dead session."""
+        if self.dialect != "sqlite":
+            self._drop_writer()
+            self._writer = self.engine.connect().execution_options(gate_write=True)
+            return self._writer
         kept = self._writer
         if kept is None or self._writer_stale or kept.engine is not self.engine or kept.closed:
             self._drop_writer()
             kept = self.engine.connect().execution_options(gate_write=True)
             self._writer, self._writer_stale = kept, False
         return kept
+
+    def _release_writer(self) -> None:
+        """Give a PostgreSQL writer connection back to the pool (it stays open there)."""
+        kept, self._writer = self._writer, None
+        if kept is not None:
+            with contextlib.suppress(Exception):
+                kept.close()
 
     def _drop_writer(self) -> None:
         kept, self._writer = self._writer, None
