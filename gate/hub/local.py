@@ -171,8 +171,10 @@ class LocalStore:
         return Resolved(canonical, commit, revision)
 
     def _has_snapshot(self, folder: Path, commit: str) -> bool:
-        # A listed commit has its snapshot (listings are kept; a commit's files never change).
-        return (str(folder), commit) in self._listings or (folder / "snapshots" / commit).is_dir()
+        # Looked at every time, listed or not: a commit's files never change, but the operator
+        # may take the whole revision down (its snapshot removed, its blobs shared and kept),
+        # and then its files must not be served from the listing kept in memory.
+        return (folder / "snapshots" / commit).is_dir()
 
     def _read_ref(self, path: str) -> str | None:
         """What a ref file holds (None: no such ref), read again only when the file changed:
