@@ -79,8 +79,9 @@ class LocalStore:
         self._folders: tuple[int, dict[str, list[str]]] | None = None
         self._folders_seen = 0.0
         """When the root folder's mtime was last looked at (monotonic)."""
-        self._refs_read: dict[str, tuple[tuple[int, int, int], str]] = {}
-        """ref file -> ((inode, size, mtime_ns), what it held): read again when it changes."""
+        self._refs_read: dict[str, tuple[tuple[int, int, int, int], str]] = {}
+        """ref file -> ((inode, size, mtime_ns, ctime_ns), what it held): read again when it
+        changes."""
         self._real_paths: dict[tuple[str, str], dict[str, str]] = {}
         """(folder, commit) -> path -> real path of its bytes, found when the commit is listed."""
         self.verified = VerifiedBlobs(verify_max_age)
@@ -183,7 +184,9 @@ class LocalStore:
             st = os.stat(path)
         except OSError:
             return None
-        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        # The ctime too: a ref is rewritten in place (same inode and size), and an mtime can
+        # be set back or land in the same tick; nothing sets a ctime back.
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         known = self._refs_read.get(path)
         if known is not None and known[0] == stamp:
             return known[1]
