@@ -171,6 +171,11 @@ def record_transfer(
     if mode not in ("enforce", "shadow"):
         raise InputError("mode", f"expected enforce or shadow, got {mode!r}")
     known_id = decision_id or new_decision_id()
+    alone = locks_rows(decision, meta.recipient_id or request.recipient.id)
+    # Shared by other requests' entries, the transaction must not fail for this one: its
+    # request and decision are encoded here first (a model's facts holding text no encoder
+    # takes fail this request alone), then spliced into the entry as they are.
+    prepared = None if alone else Prepared.of(request, decision)
 
     def work(conn: Connection) -> tuple[Decision, AuditEntry]:
         return record_in(
@@ -184,9 +189,10 @@ def record_transfer(
             extra=extra,
             counted=counted,
             redecide=redecide,
+            prepared=prepared,
         )
 
-    if locks_rows(decision, meta.recipient_id or request.recipient.id):
+    if alone:
         # A transaction of its own, which locks the license or inquiry row before the audit
         # head, in the order every other writer of those rows takes them (an officer's change,
         # an answer). In a group commit the head is already locked by an earlier append, and a
