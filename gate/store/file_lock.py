@@ -1,0 +1,78 @@
+"""The SQLite writers' queue: a file lock beside the database, waited for no longer than SQLite
+itself would wait.
+
+Writers of several processes (`--workers N`, the CLI) on one SQLite file wait in turn on an
+exclusive `flock` beside it. Without it they meet in SQLite's busy handler, which polls with
+sleeps growing to 100 ms: under load, a worker's whole batch of requests slept while the other
+worker's writer came and went.
+
+A blocking `flock` has no time limit, though: a writer stuck inside its transaction (a stopped
+CLI, a hung disk) would keep every other process's decisions waiting without end, where SQLite's
+busy timeout answers "locked by another writer for too long" after 30 s. So the lock is tried
+without blocking and, while another process holds it, tried again after short sleeps (50 us
+doubling to 1 ms: a writer that lets go is followed within a millisecond) until the wait is over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+
+from gate.errors import StoreError
+
+WAIT_SECONDS = 30.0
+"""As long as SQLite's busy timeout (`PRAGMA busy_timeout = 30000`)."""
+
+_FIRST_SLEEP = 0.00005
+_LONGEST_SLEEP = 0.001
+
+
+def take_exclusive(fd: int, wait: float = WAIT_SECONDS) -> bool:
+    """Lock `fd` exclusively (flock); False when another holder kept it for `wait` seconds."""
+    deadline = time.monotonic() + wait
+    sleep = _FIRST_SLEEP
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(sleep)
+        sleep = min(sleep * 2, _LONGEST_SLEEP)
+
+
+class WritersLock:
+    """The lock file `path`, opened at first use; one per store (its writes are serialised
+    within the process by the store's own lock)."""
+
+    def __init__(self, path: str, where: str) -> None:
+        self.path = path
+        self.where = where
+        """The database, as messages name it."""
+        self.wait = WAIT_SECONDS
+        self._fd: int | None = None
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        if self._fd is None:
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise StoreError(f"cannot open the write lock {self.path}: {exc}") from None
+        fd = self._fd
+        if not take_exclusive(fd, self.wait):
+            raise StoreError(f"database is locked by another writer for too long ({self.where})")
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
