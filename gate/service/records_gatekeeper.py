@@ -46,7 +46,6 @@ from gate.store.facts import build_transfer
 from gate.store.record import (
     Prepared,
     RequestMeta,
-    locks_rows,
     new_decision_id,
     record_in,
     record_outcome,
@@ -229,9 +228,7 @@ class StoreGatekeeper:
         if recipient.id != ctx.caller.recipient_id or request.licenses:
             return None
         memo = self._decided(ctx, request, epoch, key)
-        if locks_rows(memo.decision, ctx.caller.recipient_id):
-            # A capped license or a hold's inquiry: recorded in a transaction of its own, rows
-            # locked before the audit head (`record_transfer`), never in a group commit.
+        if memo.decision.license_used is not None:
             return None
         decision = memo.decision
         decision_id = new_decision_id()
@@ -255,7 +252,10 @@ class StoreGatekeeper:
                 extra={"receipt": envelope, "note": note},
                 counted=ctx.counts_transfer,
                 prepared=memo.prepared,
+                grow_inquiry=False,
             )
+            if done is None:
+                return None  # a hold adds questions: `check` records it in its own transaction
             records.appended(head, done[1].seq)
             return done
 

@@ -61,16 +61,22 @@ def open_or_reuse(
     questions: Sequence[str],
     *,
     decision_id: str | None = None,
-) -> str:
+    grow: bool = True,
+) -> str | None:
     """The id of the open inquiry for (recipient, model), opening one when there is none.
 
     Runs inside the caller's transaction, so the decision and the inquiry commit together.
+    `grow=False`: None (nothing written) when the open inquiry lacks some of `questions`, for
+    a caller whose transaction already holds the audit head: adding them locks the inquiry's
+    row, which an answer or a review locks before the head (a deadlock across replicas).
     """
     repo_id = repo_key(repo_id)
     row = conn.execute(_OPEN_FOR, {"recipient": recipient_id, "repo": repo_id}).first()
     if row is not None:
         current = tuple(json.loads(row.questions))
         new = [q for q in questions if q not in current]
+        if new and not grow:
+            return None
         if new:
             merged = canonical_json([*current, *new]).decode()
             # New questions reopen an answered inquiry: the answers no longer cover everything.

@@ -171,13 +171,13 @@ def record_transfer(
     if mode not in ("enforce", "shadow"):
         raise InputError("mode", f"expected enforce or shadow, got {mode!r}")
     known_id = decision_id or new_decision_id()
-    alone = locks_rows(decision, meta.recipient_id or request.recipient.id)
-    # Shared by other requests' entries, the transaction must not fail for this one: its
-    # request and decision are encoded here first (a model's facts holding text no encoder
-    # takes fail this request alone), then spliced into the entry as they are.
-    prepared = None if alone else Prepared.of(request, decision)
+    licensed = decision.license_used is not None
+    # A decision without a license shares a transaction with other requests' entries, which
+    # must not fail for this one: its request and decision are encoded here first (a model's
+    # facts holding text no encoder takes fail this request alone) and spliced into the entry.
+    prepared = None if licensed else Prepared.of(request, decision)
 
-    def work(conn: Connection) -> tuple[Decision, AuditEntry]:
+    def work(conn: Connection, grow: bool) -> tuple[Decision, AuditEntry] | None:
         return record_in(
             conn,
             store,
@@ -190,26 +190,25 @@ def record_transfer(
             counted=counted,
             redecide=redecide,
             prepared=prepared,
+            grow_inquiry=grow,
         )
 
-    if alone:
-        # A transaction of its own, which locks the license or inquiry row before the audit
-        # head, in the order every other writer of those rows takes them (an officer's change,
-        # an answer). In a group commit the head is already locked by an earlier append, and a
-        # replica holding the row while it waits for the head deadlocks with it on PostgreSQL.
-        with store.write() as conn:
-            return work(conn)
-    # Through the store's writer: concurrent decisions share one transaction (group commit).
-    done: tuple[Decision, AuditEntry] = store.committer.submit(work)
+    if not licensed:
+        # Through the store's writer: concurrent decisions share one transaction (group
+        # commit), unless a hold has questions to add to its inquiry (None: below).
+        shared: tuple[Decision, AuditEntry] | None = store.committer.submit(
+            lambda conn: work(conn, False)
+        )
+        if shared is not None:
+            return shared
+    # A transaction of its own, which locks the license or inquiry row before the audit head,
+    # in the order every other writer of those rows takes them (an officer's change, an
+    # answer). In a group commit the head is already locked by an earlier append, and a
+    # replica holding the row while it waits for the head deadlocks with it on PostgreSQL.
+    with store.write() as conn:
+        done = work(conn, True)
+    assert done is not None  # grow_inquiry=True: always recorded
     return done
-
-
-def locks_rows(decision: Decision, recipient_id: str | None) -> bool:
-    """Whether recording `decision` may lock a record's row (a capped license's, or the inquiry
-    a hold adds questions to): then it must not share a transaction that holds the audit head."""
-    return decision.license_used is not None or (
-        decision.verdict is Verdict.HOLD and recipient_id is not None
-    )
 
 
 def record_in(
@@ -225,10 +224,13 @@ def record_in(
     counted: bool = False,
     redecide: Callable[[TransferRequest], Decision] | None = None,
     prepared: Prepared | None = None,
-) -> tuple[Decision, AuditEntry]:
+    grow_inquiry: bool = True,
+) -> tuple[Decision, AuditEntry] | None:
     """`record_transfer` inside the caller's write transaction: the license settled against its
     cap, the inquiry a hold opens or reuses, and the entry, all committed together or not at all.
     `prepared`: the request and decision already encoded (used while the decision stands).
+    `grow_inquiry=False` (a transaction whose audit head may be locked already): None, nothing
+    written, when a hold would add questions to its inquiry (`inquiries.open_or_reuse`).
     """
     recipient_id = meta.recipient_id or request.recipient.id
     repo_id = meta.repo_id or request.model.repo_id
@@ -244,8 +246,16 @@ def record_in(
     inquiry_id = None
     if decision.verdict is Verdict.HOLD and recipient_id is not None:
         inquiry_id = inquiries.open_or_reuse(
-            conn, store, recipient_id, repo_id, decision.questions, decision_id=decision_id
+            conn,
+            store,
+            recipient_id,
+            repo_id,
+            decision.questions,
+            decision_id=decision_id,
+            grow=grow_inquiry,
         )
+        if inquiry_id is None:
+            return None
         payload["inquiry_id"] = inquiry_id
     encoded = None if prepared is None else prepared.encoded
     entry = audit.append(conn, store, "decision", payload, encoded=encoded, **columns)
