@@ -9,8 +9,10 @@ worker's writer came and went.
 A blocking `flock` has no time limit, though: a writer stuck inside its transaction (a stopped
 CLI, a hung disk) would keep every other process's decisions waiting without end, where SQLite's
 busy timeout answers "locked by another writer for too long" after 30 s. So the lock is tried
-without blocking and, while another process holds it, tried again after short sleeps (50 us
-doubling to 1 ms: a writer that lets go is followed within a millisecond) until the wait is over.
+without blocking first; when another process holds it, a helper thread waits for it with a
+blocking `flock` (which the kernel hands over at once and in turn, unlike polling, which let
+one process starve the other), and the writer waits for the helper no longer than 30 s. A helper
+that gets the lock after its writer gave up lets it go and closes its descriptor.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import time
+import threading
 from collections.abc import Iterator
 
 from gate.errors import StoreError
@@ -26,24 +28,36 @@ from gate.errors import StoreError
 WAIT_SECONDS = 30.0
 """As long as SQLite's busy timeout (`PRAGMA busy_timeout = 30000`)."""
 
-_FIRST_SLEEP = 0.00005
-_LONGEST_SLEEP = 0.001
-
 
 def take_exclusive(fd: int, wait: float = WAIT_SECONDS) -> bool:
-    """Lock `fd` exclusively (flock); False when another holder kept it for `wait` seconds."""
-    deadline = time.monotonic() + wait
-    sleep = _FIRST_SLEEP
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    """Lock `fd` exclusively (flock); False when another holder kept it for `wait` seconds,
+    and then `fd` belongs to a helper thread, which unlocks and closes it once it has it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        pass
+    taken = threading.Event()
+    settled = threading.Lock()
+    abandoned = False
+
+    def take() -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with settled:
+            if not abandoned:
+                taken.set()
+                return
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+    threading.Thread(target=take, name="gate-writers-lock", daemon=True).start()
+    if taken.wait(wait):
+        return True
+    with settled:
+        if taken.is_set():
             return True
-        except BlockingIOError:
-            pass
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(sleep)
-        sleep = min(sleep * 2, _LONGEST_SLEEP)
+        abandoned = True
+    return False
 
 
 class WritersLock:
@@ -66,6 +80,7 @@ class WritersLock:
                 raise StoreError(f"cannot open the write lock {self.path}: {exc}") from None
         fd = self._fd
         if not take_exclusive(fd, self.wait):
+            self._fd = None  # the helper still waiting on it closes it
             raise StoreError(f"database is locked by another writer for too long ({self.where})")
         try:
             yield
