@@ -89,7 +89,15 @@ class BlobChanged(OSError):
 
 
 def uvicorn_cycle(receive: Receive) -> Any | None:
-    """uvicorn's request cycle behind `receive`, when it has what this module relies on."""
+    """uvicorn's request cycle behind `receive`, when it has what this module relies on.
+
+    Middlewares that wrap `receive` (the request limits) name the callable they wrap
+    `__wrapped__`; without following it, every download fell back to the hashed stream."""
+    for _ in range(8):
+        inner = getattr(receive, "__wrapped__", None)
+        if inner is None:
+            break
+        receive = inner
     cycle = getattr(receive, "__self__", None)
     if cycle is None or not type(cycle).__module__.startswith("uvicorn.protocols.http."):
         return None
