@@ -288,6 +288,12 @@ class LocalStore:
         """The real path of a listed file's bytes (inside the repository folder)."""
         return self._real_path(repo_id, commit, entry)
 
+    def blob_on_disk(
+        self, repo_id: str, commit: str, entry: FileEntry
+    ) -> tuple[str, VerifiedBlobs] | None:
+        """`BlobsOnDisk`: every file of a local store is on disk."""
+        return self._real_path(repo_id, commit, entry), self.verified
+
     def _real_path(self, repo_id: str, commit: str, entry: FileEntry) -> str:
         _, folder = self._repo_dir(repo_id)
         known = self._real_paths.get((str(folder), commit), {}).get(entry.path)
