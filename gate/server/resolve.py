@@ -24,7 +24,7 @@ from starlette.responses import Response, StreamingResponse
 
 from gate.compute.safetensors_header import DEFAULT_METADATA_CAP, MAX_HEADER_BYTES, header_window
 from gate.errors import GateError
-from gate.hub.source import BlobsOnDisk, FileEntry, Resolved, git_blob_oid
+from gate.hub.source import FileEntry, Resolved, git_blob_oid
 from gate.hub.verified import Identity, VerifiedBlobs, path_identity
 from gate.rules.countries import normalize_country
 from gate.server import dialect
@@ -194,10 +194,8 @@ def _on_disk(
     state: ServerState, resolved: Resolved, entry: FileEntry
 ) -> tuple[str, VerifiedBlobs] | None:
     """Where the file's bytes lie on this machine, for a source that keeps them on disk."""
-    source = state.source
-    if not isinstance(source, BlobsOnDisk):
-        return None
-    return source.blob_on_disk(resolved.repo_id, resolved.commit, entry)
+    source = state.on_disk
+    return None if source is None else source.blob_on_disk(resolved.repo_id, resolved.commit, entry)
 
 
 def _streamed(
