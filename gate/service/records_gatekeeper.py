@@ -57,7 +57,8 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-_MAX_MEMO = 100_000
+_MAX_MEMO = 20_000
+"""Decisions kept (each with its request and canonical JSON, a few KB): then start again."""
 
 
 @dataclass(frozen=True, slots=True)
