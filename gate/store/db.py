@@ -13,8 +13,6 @@ the password from the URL.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,6 +27,7 @@ from sqlalchemy.pool import NullPool
 
 from gate.errors import InputError, StoreError
 from gate.store.group_commit import GroupCommitter
+from gate.store.writers_lock import WritersLock
 
 _MIGRATION_LOCK_KEY = 4_091_0001  # PostgreSQL advisory lock taken while migrating
 
@@ -155,8 +154,8 @@ class Store:
             and database not in (None, "", ":memory:")
             and not self.url.query.get("uri")
         )
-        self._lock_path = f"{database}-writers.lock" if file_backed else None
-        self._lock_fd: int | None = None
+        # Writers of several processes on one SQLite file take turns (gate.store.writers_lock).
+        self._writers = WritersLock(str(database)) if file_backed else None
 
     @property
     def dialect(self) -> str:
@@ -175,7 +174,8 @@ class Store:
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction: committed on success, rolled back on any exception."""
-        with self._lock, self._writers_queue():
+        queue = self._writers.held() if self._writers else contextlib.nullcontext()
+        with self._lock, queue:
             self.transactions += 1
             self._after_commit.clear()
             try:
@@ -210,26 +210,6 @@ class Store:
             with contextlib.suppress(Exception):
                 kept.invalidate()
                 kept.close()
-
-    @contextlib.contextmanager
-    def _writers_queue(self) -> Iterator[None]:
-        """Writers of several processes (`--workers N`, the CLI) on one SQLite file wait in
-        turn on a file lock beside it. Without it they meet in SQLite's busy handler, which
-        polls with sleeps growing to 100 ms: under load, a worker's whole batch of requests
-        slept while the other worker's writer came and went."""
-        if self._lock_path is None:
-            yield
-            return
-        if self._lock_fd is None:
-            try:
-                self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            except OSError as exc:
-                raise StoreError(f"cannot open the write lock {self._lock_path}: {exc}") from None
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def after_commit(self, work: Callable[[], None]) -> None:
         """Run `work` once the write transaction in progress has committed (never if it fails).
@@ -289,9 +269,8 @@ class Store:
         with self._lock:
             self._drop_writer()
         self.engine.dispose()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        if self._writers is not None:
+            self._writers.close()
 
 
 def _sqlite_setup(engine: Engine, synchronous: str) -> None:
