@@ -35,6 +35,7 @@ from gate.errors import UpstreamError
 from gate.hub.blob_cache import BlobCache, CachedBlob
 from gate.hub.source import FileEntry, Refs, Resolved, chunk_size, stream_slot
 from gate.hub.upstream import UpstreamSource
+from gate.hub.verified import VerifiedBlobs
 
 log = logging.getLogger("gate.hub.cached_upstream")
 
@@ -50,7 +51,7 @@ class CachingSource:
         self.cache = cache
         self.name = f"{inner.name} (cache {cache.root})"
         self.served_from_cache = 0
-        """Streams answered from the cache (for tests and the benchmark)."""
+        """Downloads answered from the cache, zero-copy or read from disk (tests, benchmark)."""
         self.kept = 0
         """Relays kept as blobs."""
 
@@ -74,6 +75,21 @@ class CachingSource:
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+    def blob_on_disk(
+        self, repo_id: str, commit: str, entry: FileEntry
+    ) -> tuple[str, VerifiedBlobs] | None:
+        """`BlobsOnDisk`: a kept blob this process verified (any other: None, and `open`
+        decides how to serve it)."""
+        sha256 = entry.sha256
+        if sha256 is None or not self.cache.keeps(sha256, entry.size):
+            return None
+        path = self.cache.path(sha256)
+        if self.cache.verified.check(path, sha256) is None:
+            return None
+        self.cache.touch(sha256)  # used: the last to be evicted
+        self.served_from_cache += 1
+        return path, self.cache.verified
 
     async def open(
         self, repo_id: str, commit: str, entry: FileEntry, start: int, stop: int

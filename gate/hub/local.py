@@ -83,6 +83,8 @@ class LocalStore:
         """ref file -> ((inode, size, mtime_ns, ctime_ns), what it held): read again when it
         changes."""
         self._real_paths: dict[tuple[str, str], dict[str, str]] = {}
+        self._repo_dirs: dict[str, tuple[dict[str, list[str]], tuple[str, Path]]] = {}
+        """repo id as asked -> (the folder list it was found in, (canonical id, folder))."""
         """(folder, commit) -> path -> real path of its bytes, found when the commit is listed."""
         self.verified = VerifiedBlobs(verify_max_age)
         """Blobs whose bytes matched their sha256 (sent zero-copy while their identity holds)."""
@@ -111,17 +113,27 @@ class LocalStore:
         The hub treats repository names case-insensitively; answering under the folder's own
         spelling means every decision and record names one repository however it was typed.
         """
+        names = self._folder_names(fresh=False)
+        known = self._repo_dirs.get(repo_id)
+        if known is not None and known[0] is names:
+            return known[1]
         if not is_repo_id(repo_id):
             raise RepoNotFound(f"repository {repo_id!r} not found")
         wanted = repo_folder(repo_id).casefold()
-        matches = self._folder_names(fresh=False).get(wanted, [])
+        matches = names.get(wanted, [])
         if not matches:  # a folder added within the root's mtime granularity: look again
             matches = self._folder_names(fresh=True).get(wanted, [])
         if len(matches) != 1:
             # Zero: unknown. Two: folders differing only in case; refuse rather than pick one.
             raise RepoNotFound(f"repository {repo_id!r} not found")
         folder = matches[0]
-        return folder[len(_PREFIX) :].replace("--", "/"), self.root / folder
+        found = folder[len(_PREFIX) :].replace("--", "/"), self.root / folder
+        if len(self._repo_dirs) >= _MAX_REFS:
+            self._repo_dirs.clear()
+        # Kept with the folder list it was found in: a new list (a folder added, removed or
+        # renamed) is looked up again.
+        self._repo_dirs[repo_id] = (self._folders[1] if self._folders else names, found)
+        return found
 
     def _folder_names(self, *, fresh: bool) -> dict[str, list[str]]:
         """The repository folders by case-folded name, rescanned only when the root folder's
@@ -292,6 +304,12 @@ class LocalStore:
     def blob_path(self, repo_id: str, commit: str, entry: FileEntry) -> str:
         """The real path of a listed file's bytes (inside the repository folder)."""
         return self._real_path(repo_id, commit, entry)
+
+    def blob_on_disk(
+        self, repo_id: str, commit: str, entry: FileEntry
+    ) -> tuple[str, VerifiedBlobs] | None:
+        """`BlobsOnDisk`: every file of a local store is on disk."""
+        return self._real_path(repo_id, commit, entry), self.verified
 
     def _real_path(self, repo_id: str, commit: str, entry: FileEntry) -> str:
         _, folder = self._repo_dir(repo_id)

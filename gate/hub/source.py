@@ -12,9 +12,12 @@ import hashlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from gate.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from gate.hub.verified import VerifiedBlobs
 
 CHUNK_SIZE = 1024 * 1024
 """Largest chunk read from a source: one stream on loopback needs about 1 MiB per read (and per
@@ -183,3 +186,17 @@ class ModelSource(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class BlobsOnDisk(Protocol):
+    """A source some of whose files' bytes lie on this machine's disk (a local store, an
+    upstream's cache): those verified against their sha256 go out with sendfile."""
+
+    def blob_on_disk(
+        self, repo_id: str, commit: str, entry: FileEntry
+    ) -> tuple[str, VerifiedBlobs] | None:
+        """Where the file's bytes are, and the registry that says whether they were verified
+        (None: not on disk here). The path is only ever opened and checked against the
+        registry's identity: a file that is not the verified one is not sent from it."""
+        ...

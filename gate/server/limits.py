@@ -138,6 +138,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
             return {"type": "http.request", "body": body, "more_body": False}
         return await receive()
 
+    app_receive.__wrapped__ = receive  # type: ignore[attr-defined]  # see zerocopy.uvicorn_cycle
     return app_receive
 
 
@@ -154,6 +155,8 @@ async def _run_until_disconnect(
             return {"type": "http.request", "body": body, "more_body": False}
         await gone.wait()
         return {"type": "http.disconnect"}
+
+    app_receive.__wrapped__ = receive  # type: ignore[attr-defined]  # see zerocopy.uvicorn_cycle
 
     async def watch(cancel: anyio.CancelScope) -> None:
         # With the whole body read, the server's next message is the disconnect (once the

@@ -24,9 +24,8 @@ from starlette.responses import Response, StreamingResponse
 
 from gate.compute.safetensors_header import DEFAULT_METADATA_CAP, MAX_HEADER_BYTES, header_window
 from gate.errors import GateError
-from gate.hub.local import LocalStore
 from gate.hub.source import FileEntry, Resolved, git_blob_oid
-from gate.hub.verified import Identity, path_identity
+from gate.hub.verified import Identity, VerifiedBlobs, path_identity
 from gate.rules.countries import normalize_country
 from gate.server import dialect
 from gate.server.paths import HubPath, parse_range
@@ -181,14 +180,22 @@ async def _respond(
         # empty file without complaint.
         headers["Content-Length"] = str(entry.size)
         return Response(status_code=200, headers=headers, media_type="application/octet-stream")
-    source = state.source
-    if isinstance(source, LocalStore):
-        path = source.blob_path(resolved.repo_id, resolved.commit, entry)
+    on_disk = _on_disk(state, resolved, entry)
+    if on_disk is not None:
+        path, blobs = on_disk
         assert entry.sha256 is not None
-        identity = source.verified.check(path, entry.sha256)
+        identity = blobs.check(path, entry.sha256)
         if identity is not None:
-            return _zero_copy(state, resolved, entry, answer, byte_range, path, identity)
+            return _zero_copy(state, resolved, entry, answer, byte_range, path, identity, blobs)
     return _streamed(state, resolved, entry, answer, byte_range)
+
+
+def _on_disk(
+    state: ServerState, resolved: Resolved, entry: FileEntry
+) -> tuple[str, VerifiedBlobs] | None:
+    """Where the file's bytes lie on this machine, for a source that keeps them on disk."""
+    source = state.on_disk
+    return None if source is None else source.blob_on_disk(resolved.repo_id, resolved.commit, entry)
 
 
 def _streamed(
@@ -225,8 +232,9 @@ def _zero_copy(
     byte_range: tuple[int, int] | None,
     path: str,
     identity: Identity,
+    blobs: VerifiedBlobs,
 ) -> Response:
-    """A verified local blob (or any range of it), sent with sendfile without re-hashing."""
+    """A verified blob on disk (or any range of it), sent with sendfile without re-hashing."""
     headers = _file_headers(entry, resolved, answer)
     start, stop = byte_range or (0, entry.size)
     headers["Content-Length"] = str(stop - start)
@@ -240,8 +248,6 @@ def _zero_copy(
             return Response(data, status, headers, media_type="application/octet-stream")
         return _streamed(state, resolved, entry, answer, byte_range)
     failure = _failure_recorder(state, resolved, entry, answer)
-    assert isinstance(state.source, LocalStore)
-    blobs = state.source.verified
 
     async def changed(detail: str) -> None:
         blobs.forget(path)
@@ -262,17 +268,16 @@ def _zero_copy(
 def _verified_recorder(
     state: ServerState, resolved: Resolved, entry: FileEntry
 ) -> Callable[[], None] | None:
-    """For a local blob: remember it as verified when a whole read of it matched its digest,
+    """For a blob on disk: remember it as verified when a whole read of it matched its digest,
     under the identity it had before the read began (a change since then is not remembered)."""
-    source = state.source
-    if not isinstance(source, LocalStore) or entry.sha256 is None:
+    on_disk = _on_disk(state, resolved, entry)
+    if on_disk is None or entry.sha256 is None:
         return None
-    path = source.blob_path(resolved.repo_id, resolved.commit, entry)
+    path, blobs = on_disk
     identity = path_identity(path)
     sha256 = entry.sha256
     if identity is None:
         return None
-    blobs = source.verified
 
     def verified() -> None:
         blobs.add(path, sha256, identity)

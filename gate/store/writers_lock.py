@@ -1,18 +1,17 @@
-"""The SQLite writers' queue: a file lock beside the database, waited for no longer than SQLite
-itself would wait.
+"""Writers of several processes on one SQLite file take turns on a file lock beside it.
 
-Writers of several processes (`--workers N`, the CLI) on one SQLite file wait in turn on an
-exclusive `flock` beside it. Without it they meet in SQLite's busy handler, which polls with
-sleeps growing to 100 ms: under load, a worker's whole batch of requests slept while the other
-worker's writer came and went.
+Without it they meet in SQLite's busy handler, which polls with sleeps growing to 100 ms: under
+load, a worker's whole batch of requests slept while the other worker's writer came and went.
+`flock` wakes the next writer as soon as the lock is released. PostgreSQL needs none (its
+writers wait on the audit head's row lock).
 
 A blocking `flock` has no time limit, though: a writer stuck inside its transaction (a stopped
 CLI, a hung disk) would keep every other process's decisions waiting without end, where SQLite's
 busy timeout answers "locked by another writer for too long" after 30 s. So the lock is tried
 without blocking first; when another process holds it, a helper thread waits for it with a
-blocking `flock` (which the kernel hands over at once and in turn, unlike polling, which let
-one process starve the other), and the writer waits for the helper no longer than 30 s. A helper
-that gets the lock after its writer gave up lets it go and closes its descriptor.
+blocking `flock` (handed over by the kernel at once and in turn: polling instead let one worker
+starve the other), and the writer waits for the helper no longer than the busy timeout. A helper
+that gets the lock after its writer gave up releases it and closes its descriptor.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from collections.abc import Iterator
 from gate.errors import StoreError
 
 WAIT_SECONDS = 30.0
-"""As long as SQLite's busy timeout (`PRAGMA busy_timeout = 30000`)."""
+"""As long as SQLite's busy timeout (`PRAGMA busy_timeout = 30000` in `gate.store.db`)."""
 
 
 def take_exclusive(fd: int, wait: float = WAIT_SECONDS) -> bool:
@@ -61,14 +60,13 @@ def take_exclusive(fd: int, wait: float = WAIT_SECONDS) -> bool:
 
 
 class WritersLock:
-    """The lock file `path`, opened at first use; one per store (its writes are serialised
-    within the process by the store's own lock)."""
+    """An exclusive lock on `<database>-writers.lock`, held for each write transaction."""
 
-    def __init__(self, path: str, where: str) -> None:
-        self.path = path
-        self.where = where
-        """The database, as messages name it."""
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.path = f"{database}-writers.lock"
         self.wait = WAIT_SECONDS
+        """Seconds a write waits for another process's writer."""
         self._fd: int | None = None
 
     @contextlib.contextmanager
@@ -81,7 +79,9 @@ class WritersLock:
         fd = self._fd
         if not take_exclusive(fd, self.wait):
             self._fd = None  # the helper still waiting on it closes it
-            raise StoreError(f"database is locked by another writer for too long ({self.where})")
+            raise StoreError(
+                f"database is locked by another writer for too long (SQLite file {self.database})"
+            )
         try:
             yield
         finally:
