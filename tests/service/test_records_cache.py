@@ -20,7 +20,6 @@ from gate.store import credentials, licenses, models, recipients
 from gate.store.db import Store, open_store
 from tests.service.downloads import whole_file_get
 
-COMMIT = "c" * 40
 PUBLISHED = ModelFacts(repo_id="open/small", published=True, publication_evidence="apache-2.0")
 
 
