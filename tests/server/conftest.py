@@ -8,11 +8,13 @@ import hashlib
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from safetensors.numpy import save
@@ -297,3 +299,17 @@ def model_signing_verify(folder: Path, public_pem: Path) -> subprocess.Completed
         timeout=120,
         check=False,
     )
+
+
+def wait_until_ready(process: subprocess.Popen[str], port: int, seconds: float = 60) -> None:
+    """Until `gate serve` on `port` answers /readyz 200; fails with its stderr if it exits."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None, process.communicate()[1]
+        assert time.monotonic() < deadline, "gate serve did not start"
+        time.sleep(0.2)

@@ -7,14 +7,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from gate.demo.scenario import DEMO_PASSPHRASE, DemoWorld, build_world
 from gate.rules.loader import shipped_ruleset_paths
+from tests.server.conftest import wait_until_ready
 
 pytestmark = pytest.mark.slow
 
@@ -49,16 +48,7 @@ def test_serve_prints_its_rulesets_and_warns_that_screening_is_off(tmp_path: Pat
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, process.communicate()[1]
-            assert time.monotonic() < deadline, "gate serve did not start"
-            time.sleep(0.2)
+        wait_until_ready(process, port)
     finally:
         process.terminate()
         _, err = process.communicate(timeout=30)

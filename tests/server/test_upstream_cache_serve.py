@@ -6,13 +6,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from gate.demo.scenario import DEMO_PASSPHRASE, build_world
+from tests.server.conftest import wait_until_ready
 
 pytestmark = pytest.mark.slow
 
@@ -54,16 +53,7 @@ def test_serve_with_an_upstream_cache_starts_and_names_it(tmp_path: Path) -> Non
         text=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert front.poll() is None, front.communicate()[1]
-            assert time.monotonic() < deadline, "gate serve did not start"
-            time.sleep(0.2)
+        wait_until_ready(front, port)
     finally:
         front.terminate()
         upstream.terminate()
